@@ -1,0 +1,571 @@
+// Package orgs is the organization tree: unique case-insensitive names,
+// registration keys, and the settings an org inherits from its parent
+// (authentication method, LDAP servers, archive hold days).
+package orgs
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authority-server/authority/internal/apperr"
+)
+
+// Authentication methods.
+const (
+	AuthLocal = "local"
+	AuthLDAP  = "ldap"
+)
+
+// Defaults for the root org, which every other org inherits from unless set.
+const (
+	RootName               = "Default"
+	DefaultArchiveHoldDays = 365
+	MaxArchiveHoldDays     = 36500
+	MaxNameLength          = 200
+)
+
+// DefaultRoles are the roles a new org gives its users unless configured otherwise.
+var DefaultRoles = []string{"Desktop User", "PROe User"}
+
+// Org is an organization with its own settings and the effective ones it
+// inherits. JSON field names are the API's.
+type Org struct {
+	ID                       int64    `json:"id"`
+	Name                     string   `json:"name"`
+	ParentID                 *int64   `json:"parentId"`
+	RegistrationKey          string   `json:"registrationKey"`
+	AuthMethod               string   `json:"authMethod"` // "", "local" or "ldap"; "" inherits
+	EffectiveAuthMethod      string   `json:"effectiveAuthMethod"`
+	LDAPServerIDs            []int64  `json:"ldapServerIds"` // own; empty inherits
+	EffectiveLDAPServerIDs   []int64  `json:"effectiveLdapServerIds"`
+	DefaultRoles             []string `json:"defaultRoles"`
+	ArchiveHoldDays          int      `json:"archiveHoldDays"` // effective
+	ArchiveHoldDaysInherited bool     `json:"archiveHoldDaysInherited"`
+	CreatedAt                string   `json:"createdAt"`
+}
+
+// UsesLDAP reports whether the org's effective authentication method is LDAP.
+func (o Org) UsesLDAP() bool { return o.EffectiveAuthMethod == AuthLDAP }
+
+// Service reads and changes orgs.
+type Service struct {
+	DB  *sqlx.DB
+	Now func() time.Time
+}
+
+// New returns a Service on db, taking time from now (time.Now when nil).
+func New(db *sqlx.DB, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{DB: db, Now: now}
+}
+
+type row struct {
+	ID              int64         `db:"id"`
+	Name            string        `db:"name"`
+	ParentID        sql.NullInt64 `db:"parent_id"`
+	RegistrationKey string        `db:"registration_key"`
+	AuthMethod      string        `db:"auth_method"`
+	DefaultRoles    string        `db:"default_roles"`
+	ArchiveHoldDays sql.NullInt64 `db:"archive_hold_days"`
+	CreatedAt       string        `db:"created_at"`
+}
+
+// Tree is a snapshot of every org, with inheritance resolved.
+type Tree struct {
+	byID   map[int64]*Org
+	sorted []Org
+}
+
+// Get returns the org with id.
+func (t *Tree) Get(id int64) (Org, bool) {
+	o, ok := t.byID[id]
+	if !ok {
+		return Org{}, false
+	}
+	return *o, true
+}
+
+// ByName returns the org named name (case-insensitive).
+func (t *Tree) ByName(name string) (Org, bool) {
+	for _, o := range t.sorted {
+		if strings.EqualFold(o.Name, name) {
+			return o, true
+		}
+	}
+	return Org{}, false
+}
+
+// All returns every org ordered by id.
+func (t *Tree) All() []Org { return append([]Org(nil), t.sorted...) }
+
+// Load reads every org and resolves inheritance.
+func (s *Service) Load(ctx context.Context) (*Tree, error) {
+	return load(ctx, s.DB)
+}
+
+func load(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) {
+	var rows []row
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT id, name, parent_id, registration_key, auth_method, default_roles, archive_hold_days, created_at FROM orgs ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("orgs: load: %w", err)
+	}
+	var links []struct {
+		OrgID    int64 `db:"org_id"`
+		ServerID int64 `db:"server_id"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &links, `SELECT org_id, server_id FROM org_ldap_servers ORDER BY org_id, position`); err != nil {
+		return nil, fmt.Errorf("orgs: load servers: %w", err)
+	}
+	t := &Tree{byID: make(map[int64]*Org, len(rows))}
+	raw := make(map[int64]row, len(rows))
+	for _, r := range rows {
+		raw[r.ID] = r
+		o := &Org{ID: r.ID, Name: r.Name, RegistrationKey: r.RegistrationKey, AuthMethod: r.AuthMethod, CreatedAt: r.CreatedAt, LDAPServerIDs: []int64{}}
+		if r.ParentID.Valid {
+			p := r.ParentID.Int64
+			o.ParentID = &p
+		}
+		if err := json.Unmarshal([]byte(r.DefaultRoles), &o.DefaultRoles); err != nil || o.DefaultRoles == nil {
+			o.DefaultRoles = append([]string(nil), DefaultRoles...)
+		}
+		t.byID[r.ID] = o
+	}
+	for _, l := range links {
+		if o, ok := t.byID[l.OrgID]; ok {
+			o.LDAPServerIDs = append(o.LDAPServerIDs, l.ServerID)
+		}
+	}
+	for _, o := range t.byID {
+		o.EffectiveAuthMethod, o.EffectiveLDAPServerIDs, o.ArchiveHoldDays, o.ArchiveHoldDaysInherited = t.resolve(o.ID, raw)
+	}
+	for _, r := range rows {
+		t.sorted = append(t.sorted, *t.byID[r.ID])
+	}
+	return t, nil
+}
+
+// resolve walks up from id to find the inherited settings.
+func (t *Tree) resolve(id int64, raw map[int64]row) (method string, servers []int64, holdDays int, holdInherited bool) {
+	holdDays = -1
+	seen := map[int64]bool{}
+	for cur, first := t.byID[id], true; cur != nil && !seen[cur.ID]; first = false {
+		seen[cur.ID] = true
+		if method == "" && cur.AuthMethod != "" {
+			method = cur.AuthMethod
+		}
+		if servers == nil && len(cur.LDAPServerIDs) > 0 {
+			servers = append([]int64(nil), cur.LDAPServerIDs...)
+		}
+		if holdDays < 0 && raw[cur.ID].ArchiveHoldDays.Valid {
+			holdDays = int(raw[cur.ID].ArchiveHoldDays.Int64)
+			holdInherited = !first
+		}
+		if cur.ParentID == nil {
+			break
+		}
+		cur = t.byID[*cur.ParentID]
+	}
+	if method == "" {
+		method = AuthLocal
+	}
+	if servers == nil {
+		servers = []int64{}
+	}
+	if holdDays < 0 {
+		holdDays, holdInherited = DefaultArchiveHoldDays, true
+	}
+	return method, servers, holdDays, holdInherited
+}
+
+// List returns every org ordered by id.
+func (s *Service) List(ctx context.Context) ([]Org, error) {
+	t, err := s.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.All(), nil
+}
+
+// Get returns one org.
+func (s *Service) Get(ctx context.Context, id int64) (Org, error) {
+	t, err := s.Load(ctx)
+	if err != nil {
+		return Org{}, err
+	}
+	o, ok := t.Get(id)
+	if !ok {
+		return Org{}, apperr.NotFound("org %d does not exist", id)
+	}
+	return o, nil
+}
+
+// ByName returns the org with that name (case-insensitive).
+func (s *Service) ByName(ctx context.Context, name string) (Org, error) {
+	var id int64
+	err := s.DB.GetContext(ctx, &id, `SELECT id FROM orgs WHERE name = ?`, strings.TrimSpace(name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Org{}, apperr.NotFound("no org is named %q", name)
+	}
+	if err != nil {
+		return Org{}, fmt.Errorf("orgs: by name: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
+// ByRegistrationKey returns the org with that registration key.
+func (s *Service) ByRegistrationKey(ctx context.Context, key string) (Org, error) {
+	var id int64
+	err := s.DB.GetContext(ctx, &id, `SELECT id FROM orgs WHERE registration_key = ?`, strings.ToUpper(strings.TrimSpace(key)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Org{}, apperr.NotFound("no org has that registration key")
+	}
+	if err != nil {
+		return Org{}, fmt.Errorf("orgs: by registration key: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
+// EnsureRoot creates the root org Default when there is no org yet, and
+// returns the root.
+func (s *Service) EnsureRoot(ctx context.Context) (Org, error) {
+	var id int64
+	err := s.DB.GetContext(ctx, &id, `SELECT id FROM orgs WHERE parent_id IS NULL ORDER BY id LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		key, kerr := NewRegistrationKey()
+		if kerr != nil {
+			return Org{}, kerr
+		}
+		hold := DefaultArchiveHoldDays
+		res, err := s.DB.ExecContext(ctx, `INSERT INTO orgs(name, parent_id, registration_key, auth_method, default_roles, archive_hold_days, created_at) VALUES(?, NULL, ?, 'local', ?, ?, ?)`,
+			RootName, key, mustJSON(DefaultRoles), hold, s.stamp())
+		if err != nil {
+			return Org{}, fmt.Errorf("orgs: create root: %w", err)
+		}
+		id, _ = res.LastInsertId()
+	} else if err != nil {
+		return Org{}, fmt.Errorf("orgs: find root: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
+// Input is what an administrator sends to create or change an org. A nil
+// field is left as it is (or takes its default on create).
+type Input struct {
+	Name            *string       `json:"name"`
+	ParentID        *int64        `json:"parentId"`
+	AuthMethod      *string       `json:"authMethod"`
+	LDAPServerIDs   *[]int64      `json:"ldapServerIds"`
+	DefaultRoles    *[]string     `json:"defaultRoles"`
+	ArchiveHoldDays Nullable[int] `json:"archiveHoldDays"`
+	Regenerate      *bool         `json:"regenerateRegistrationKey"`
+}
+
+// Nullable is a JSON field that can be absent, null, or a value.
+type Nullable[T any] struct {
+	Set   bool // present in the JSON
+	Null  bool // present and null
+	Value T
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Nullable[T]) UnmarshalJSON(b []byte) error {
+	n.Set = true
+	if string(b) == "null" {
+		n.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &n.Value)
+}
+
+// Create makes a new org. With no parent it goes under the root.
+func (s *Service) Create(ctx context.Context, in Input) (Org, error) {
+	if in.Name == nil {
+		return Org{}, apperr.Invalid("name", "is required")
+	}
+	var id int64
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		parent := in.ParentID
+		if parent == nil {
+			var root int64
+			if err := tx.GetContext(ctx, &root, `SELECT id FROM orgs WHERE parent_id IS NULL ORDER BY id LIMIT 1`); err != nil {
+				return fmt.Errorf("orgs: find root: %w", err)
+			}
+			parent = &root
+		}
+		key, err := NewRegistrationKey()
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO orgs(name, parent_id, registration_key, created_at) VALUES(?, ?, ?, ?)`,
+			"new org "+key, *parent, key, s.stamp())
+		if err != nil {
+			return fmt.Errorf("orgs: create: %w", err)
+		}
+		id, _ = res.LastInsertId()
+		in.ParentID = parent
+		return s.apply(ctx, tx, id, in, true)
+	})
+	if err != nil {
+		return Org{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// Update changes the fields of in that are set.
+func (s *Service) Update(ctx context.Context, id int64, in Input) (Org, error) {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var n int
+		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM orgs WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("orgs: update: %w", err)
+		}
+		if n == 0 {
+			return apperr.NotFound("org %d does not exist", id)
+		}
+		return s.apply(ctx, tx, id, in, false)
+	})
+	if err != nil {
+		return Org{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// apply validates and writes the set fields of in to org id inside tx.
+func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, id int64, in Input, creating bool) error {
+	if in.Name != nil {
+		name := strings.TrimSpace(*in.Name)
+		switch {
+		case name == "":
+			return apperr.Invalid("name", "must not be empty")
+		case len(name) > MaxNameLength:
+			return apperr.Invalid("name", "must be at most %d characters", MaxNameLength)
+		case strings.ContainsAny(name, "\x00\r\n"):
+			return apperr.Invalid("name", "must not contain control characters")
+		}
+		var other int64
+		err := tx.GetContext(ctx, &other, `SELECT id FROM orgs WHERE name = ? AND id <> ?`, name, id)
+		if err == nil {
+			return apperr.Invalid("name", "an org named %q already exists (org %d); org names are unique, ignoring case", name, other)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("orgs: check name: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET name = ? WHERE id = ?`, name, id); err != nil {
+			return fmt.Errorf("orgs: set name: %w", err)
+		}
+	}
+	if in.ParentID != nil {
+		if err := s.setParent(ctx, tx, id, *in.ParentID, creating); err != nil {
+			return err
+		}
+	}
+	if in.AuthMethod != nil {
+		m := strings.ToLower(strings.TrimSpace(*in.AuthMethod))
+		if m != "" && m != AuthLocal && m != AuthLDAP {
+			return apperr.Invalid("authMethod", "must be \"local\", \"ldap\" or \"\" (inherit from the parent org), not %q", *in.AuthMethod)
+		}
+		var isRoot bool
+		if err := tx.GetContext(ctx, &isRoot, `SELECT parent_id IS NULL FROM orgs WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("orgs: set auth method: %w", err)
+		}
+		if m == "" && isRoot {
+			m = AuthLocal // the root has nothing to inherit from
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET auth_method = ? WHERE id = ?`, m, id); err != nil {
+			return fmt.Errorf("orgs: set auth method: %w", err)
+		}
+	}
+	if in.LDAPServerIDs != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM org_ldap_servers WHERE org_id = ?`, id); err != nil {
+			return fmt.Errorf("orgs: set servers: %w", err)
+		}
+		seen := map[int64]bool{}
+		for i, sid := range *in.LDAPServerIDs {
+			if seen[sid] {
+				continue
+			}
+			seen[sid] = true
+			var n int
+			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM ldap_servers WHERE id = ?`, sid); err != nil {
+				return fmt.Errorf("orgs: check server: %w", err)
+			}
+			if n == 0 {
+				return apperr.Invalid("ldapServerIds", "LDAP server %d does not exist; add it under Settings > Security > LDAP first", sid)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO org_ldap_servers(org_id, server_id, position) VALUES(?, ?, ?)`, id, sid, i); err != nil {
+				return fmt.Errorf("orgs: set servers: %w", err)
+			}
+		}
+	}
+	if in.DefaultRoles != nil {
+		roles, err := knownRoles(ctx, tx, "defaultRoles", *in.DefaultRoles)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET default_roles = ? WHERE id = ?`, mustJSON(roles), id); err != nil {
+			return fmt.Errorf("orgs: set default roles: %w", err)
+		}
+	}
+	if in.ArchiveHoldDays.Set {
+		var v any
+		if !in.ArchiveHoldDays.Null {
+			d := in.ArchiveHoldDays.Value
+			if d < 0 || d > MaxArchiveHoldDays {
+				return apperr.Invalid("archiveHoldDays", "must be between 0 and %d days, or null to inherit from the parent org", MaxArchiveHoldDays)
+			}
+			v = d
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET archive_hold_days = ? WHERE id = ?`, v, id); err != nil {
+			return fmt.Errorf("orgs: set archive hold days: %w", err)
+		}
+	}
+	if in.Regenerate != nil && *in.Regenerate {
+		key, err := NewRegistrationKey()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET registration_key = ? WHERE id = ?`, key, id); err != nil {
+			return fmt.Errorf("orgs: new registration key: %w", err)
+		}
+	}
+	// An org that authenticates with LDAP must have a server to ask.
+	t, err := load(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if o, _ := t.Get(id); o.UsesLDAP() && len(o.EffectiveLDAPServerIDs) == 0 {
+		return apperr.Invalid("ldapServerIds", "org %q authenticates with LDAP but has no LDAP server, and none to inherit: choose at least one server", o.Name)
+	}
+	return nil
+}
+
+func (s *Service) setParent(ctx context.Context, tx *sqlx.Tx, id, parent int64, creating bool) error {
+	var isRoot bool
+	if err := tx.GetContext(ctx, &isRoot, `SELECT parent_id IS NULL FROM orgs WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("orgs: set parent: %w", err)
+	}
+	if isRoot && !creating {
+		return apperr.Invalid("parentId", "the root org %d has no parent and cannot be moved", id)
+	}
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM orgs WHERE id = ?`, parent); err != nil {
+		return fmt.Errorf("orgs: set parent: %w", err)
+	}
+	if n == 0 {
+		return apperr.Invalid("parentId", "org %d does not exist", parent)
+	}
+	// Walk up from the new parent: meeting id would make a cycle.
+	for cur := parent; ; {
+		if cur == id {
+			return apperr.Invalid("parentId", "org %d is org %d itself or one of its descendants: that would make a cycle", parent, id)
+		}
+		var p sql.NullInt64
+		if err := tx.GetContext(ctx, &p, `SELECT parent_id FROM orgs WHERE id = ?`, cur); err != nil {
+			return fmt.Errorf("orgs: set parent: %w", err)
+		}
+		if !p.Valid {
+			break
+		}
+		cur = p.Int64
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE orgs SET parent_id = ? WHERE id = ?`, parent, id); err != nil {
+		return fmt.Errorf("orgs: set parent: %w", err)
+	}
+	return nil
+}
+
+// knownRoles checks that every role exists and returns them with the stored spelling, without duplicates.
+func knownRoles(ctx context.Context, q sqlx.QueryerContext, field string, names []string) ([]string, error) {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, n := range names {
+		var name string
+		err := sqlx.GetContext(ctx, q, &name, `SELECT name FROM roles WHERE name = ?`, strings.TrimSpace(n))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, apperr.Invalid(field, "unknown role %q", n)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("orgs: check role: %w", err)
+		}
+		if !seen[strings.ToLower(name)] {
+			seen[strings.ToLower(name)] = true
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (s *Service) inTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("orgs: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("orgs: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) stamp() string { return s.Now().UTC().Format(time.RFC3339) }
+
+const keyAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // no 0/O, 1/I
+
+// NewRegistrationKey returns a random key of the form XXXX-XXXX-XXXX-XXXX.
+func NewRegistrationKey() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("orgs: registration key: %w", err)
+	}
+	var sb strings.Builder
+	for i, c := range b {
+		if i > 0 && i%4 == 0 {
+			sb.WriteByte('-')
+		}
+		sb.WriteByte(keyAlphabet[int(c)%len(keyAlphabet)])
+	}
+	return sb.String(), nil
+}
+
+// HoldDays returns the effective archiveHoldDays of org id (its own value, or
+// the nearest ancestor's, or the default), reading through q.
+func HoldDays(ctx context.Context, q sqlx.QueryerContext, id int64) (int, error) {
+	for depth := 0; depth < 1000; depth++ {
+		var r struct {
+			Parent sql.NullInt64 `db:"parent_id"`
+			Days   sql.NullInt64 `db:"archive_hold_days"`
+		}
+		err := sqlx.GetContext(ctx, q, &r, `SELECT parent_id, archive_hold_days FROM orgs WHERE id = ?`, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, apperr.NotFound("org %d does not exist", id)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("orgs: hold days: %w", err)
+		}
+		if r.Days.Valid {
+			return int(r.Days.Int64), nil
+		}
+		if !r.Parent.Valid {
+			break
+		}
+		id = r.Parent.Int64
+	}
+	return DefaultArchiveHoldDays, nil
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -1,0 +1,132 @@
+package users
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authority-server/authority/internal/apperr"
+)
+
+// MaxPasswordBytes is bcrypt's limit.
+const MaxPasswordBytes = 72
+
+// TokenTTL is how long an API token or console session lasts.
+const TokenTTL = 12 * time.Hour
+
+// HashPassword returns the bcrypt hash of a local password.
+func HashPassword(pw string) (string, error) {
+	if pw == "" {
+		return "", apperr.Invalid("password", "is required")
+	}
+	if len(pw) > MaxPasswordBytes {
+		return "", apperr.Invalid("password", "must be at most %d bytes", MaxPasswordBytes)
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("users: hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// dummyHash makes a failed lookup cost as much as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.DefaultCost)
+
+// CheckPassword reports whether pw is u's local password. A user with no
+// local password never matches; the time taken does not depend on that.
+func CheckPassword(u User, pw string) bool {
+	if pw == "" || len(pw) > MaxPasswordBytes {
+		return false
+	}
+	if u.PasswordHash == "" {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw))
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw)) == nil
+}
+
+// BurnPasswordCheck spends the time of one password check, for answers that
+// must not reveal that a username does not exist.
+func BurnPasswordCheck(pw string) { _ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw)) }
+
+// SetPassword sets user id's local password.
+func (s *Service) SetPassword(ctx context.Context, id int64, pw string) error {
+	h, err := HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	if _, err := s.DB.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, h, s.stamp(), id); err != nil {
+		return fmt.Errorf("users: set password of %d: %w", id, err)
+	}
+	return nil
+}
+
+// IssueToken returns a new random bearer token for user id, valid for TokenTTL.
+// Only its SHA-256 is stored.
+func (s *Service) IssueToken(ctx context.Context, id int64) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("users: token: %w", err)
+	}
+	tok := hex.EncodeToString(b)
+	now := s.Now().UTC()
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO api_tokens(token_hash, user_id, created_at, expires_at) VALUES(?, ?, ?, ?)`,
+		hashToken(tok), id, now.Format(time.RFC3339), now.Add(TokenTTL).Format(time.RFC3339)); err != nil {
+		return "", fmt.Errorf("users: token: %w", err)
+	}
+	_, _ = s.DB.ExecContext(ctx, `DELETE FROM api_tokens WHERE expires_at < ?`, now.Format(time.RFC3339))
+	return tok, nil
+}
+
+// UserForToken returns the active user a live token belongs to.
+func (s *Service) UserForToken(ctx context.Context, tok string) (User, error) {
+	var id int64
+	err := s.DB.GetContext(ctx, &id, `SELECT user_id FROM api_tokens WHERE token_hash = ? AND expires_at > ?`, hashToken(tok), s.stamp())
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, apperr.Unauthorized("the token is unknown or expired: sign in again")
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("users: token: %w", err)
+	}
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if u.Status != StatusActive {
+		return User{}, apperr.Unauthorized("the account is %s", u.Status)
+	}
+	return u, nil
+}
+
+// RevokeToken ends a token (sign-out).
+func (s *Service) RevokeToken(ctx context.Context, tok string) error {
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM api_tokens WHERE token_hash = ?`, hashToken(tok)); err != nil {
+		return fmt.Errorf("users: revoke token: %w", err)
+	}
+	return nil
+}
+
+// HasRole reports whether u holds role (case-insensitive).
+func (u User) HasRole(role string) bool {
+	for _, r := range u.Roles {
+		if equalFold(r, role) {
+			return true
+		}
+	}
+	return false
+}
+
+func hashToken(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }

@@ -1,0 +1,338 @@
+// Package users holds the server's users and what belongs to them: roles and
+// the Role Mapping list, devices, archives, API tokens, and the lifecycle
+// rules of deactivation, blocking and reactivation (legal hold included).
+//
+// Every lifecycle change is one transaction. Each has a ...Tx form that runs
+// inside a caller's transaction, so that a batch (a directory sync) can apply
+// many whole changes per commit.
+package users
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/orgs"
+)
+
+// Status is a user's status.
+type Status string
+
+// The statuses of a user.
+const (
+	StatusActive      Status = "active"
+	StatusBlocked     Status = "blocked"
+	StatusDeactivated Status = "deactivated"
+)
+
+// Reason records who made a user blocked or deactivated.
+type Reason string
+
+// The reasons for a status. A sync only undoes what a sync did (or an
+// administrator's deactivation in an LDAP org, which the directory overrides).
+const (
+	ReasonNone      Reason = ""
+	ReasonAdmin     Reason = "admin"
+	ReasonDirsync   Reason = "dirsync"
+	ReasonLegalHold Reason = "legal-hold-pending" // blocked because on hold; deactivated when released
+)
+
+// MaxUsernameLength bounds usernames.
+const MaxUsernameLength = 255
+
+// User is a user as the API shows it.
+type User struct {
+	ID           int64    `json:"id" db:"id"`
+	Username     string   `json:"username" db:"username"`
+	Email        string   `json:"email" db:"email"`
+	FirstName    string   `json:"firstName" db:"first_name"`
+	LastName     string   `json:"lastName" db:"last_name"`
+	OrgID        int64    `json:"orgId" db:"org_id"`
+	OrgName      string   `json:"orgName" db:"org_name"`
+	Status       Status   `json:"status" db:"status"`
+	StatusReason Reason   `json:"statusReason" db:"status_reason"`
+	Roles        []string `json:"roles" db:"-"`
+	OnLegalHold  bool     `json:"onLegalHold" db:"on_hold"`
+	LDAPServerID *int64   `json:"ldapServerId" db:"ldap_server_id"`
+	LDAPDN       string   `json:"ldapDN" db:"ldap_dn"`
+	LDAPUID      string   `json:"ldapUid" db:"ldap_uid"`
+	CreatedAt    string   `json:"createdAt" db:"created_at"`
+
+	// PendingReason is who asked for the deactivation a legal hold turned into a block.
+	PendingReason Reason `json:"-" db:"pending_reason"`
+	// PasswordHash is the bcrypt hash of a local password ("" for none).
+	PasswordHash string `json:"-" db:"password_hash"`
+}
+
+// Service reads and changes users.
+type Service struct {
+	DB   *sqlx.DB
+	Orgs *orgs.Service
+	Now  func() time.Time
+}
+
+// New returns a Service; now defaults to time.Now.
+func New(db *sqlx.DB, o *orgs.Service, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{DB: db, Orgs: o, Now: now}
+}
+
+const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.org_id, o.name AS org_name,
+	u.status, u.status_reason, u.pending_reason, u.password_hash, u.ldap_server_id, u.ldap_dn, u.ldap_uid, u.created_at,
+	EXISTS(SELECT 1 FROM legal_hold_custodians c JOIN legal_holds h ON h.id = c.hold_id WHERE c.user_id = u.id AND h.active = 1) AS on_hold`
+
+// Filter narrows List. Zero fields match everything.
+type Filter struct {
+	Username string // exact, case-insensitive
+	Search   string // substring of username, email or names
+	OrgID    int64
+	OrgIDs   []int64
+	Status   Status
+	Limit    int
+	Offset   int
+}
+
+// List returns the users matching f, ordered by id, with their roles.
+func (s *Service) List(ctx context.Context, f Filter) ([]User, error) {
+	return list(ctx, s.DB, f)
+}
+
+func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]User, error) {
+	var where []string
+	var args []any
+	if f.Username != "" {
+		where, args = append(where, "u.username = ?"), append(args, f.Username)
+	}
+	if f.Search != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Search) + "%"
+		where = append(where, `(u.username LIKE ? ESCAPE '\' OR u.email LIKE ? ESCAPE '\' OR u.first_name LIKE ? ESCAPE '\' OR u.last_name LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like, like)
+	}
+	if f.OrgID != 0 {
+		where, args = append(where, "u.org_id = ?"), append(args, f.OrgID)
+	}
+	if len(f.OrgIDs) > 0 {
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(f.OrgIDs)), ",")
+		where = append(where, "u.org_id IN ("+ph+")")
+		for _, id := range f.OrgIDs {
+			args = append(args, id)
+		}
+	}
+	if f.Status != "" {
+		where, args = append(where, "u.status = ?"), append(args, string(f.Status))
+	}
+	query := `SELECT ` + userColumns + ` FROM users u JOIN orgs o ON o.id = u.org_id`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY u.id"
+	if f.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d OFFSET %d", f.Limit, f.Offset)
+	}
+	var out []User
+	if err := sqlx.SelectContext(ctx, q, &out, query, args...); err != nil {
+		return nil, fmt.Errorf("users: list: %w", err)
+	}
+	if err := loadRoles(ctx, q, out); err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []User{}
+	}
+	return out, nil
+}
+
+func loadRoles(ctx context.Context, q sqlx.QueryerContext, us []User) error {
+	if len(us) == 0 {
+		return nil
+	}
+	idx := make(map[int64]int, len(us))
+	for i := range us {
+		idx[us[i].ID] = i
+		us[i].Roles = []string{}
+	}
+	query := `SELECT user_id, role FROM user_roles ORDER BY user_id, role`
+	var args []any
+	if len(us) <= 500 {
+		query = `SELECT user_id, role FROM user_roles WHERE user_id IN (` + strings.TrimSuffix(strings.Repeat("?,", len(us)), ",") + `) ORDER BY user_id, role`
+		for _, u := range us {
+			args = append(args, u.ID)
+		}
+	}
+	rows, err := q.QueryxContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("users: roles: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var role string
+		if err := rows.Scan(&id, &role); err != nil {
+			return fmt.Errorf("users: roles: %w", err)
+		}
+		if i, ok := idx[id]; ok {
+			us[i].Roles = append(us[i].Roles, role)
+		}
+	}
+	return rows.Err()
+}
+
+// Get returns user id.
+func (s *Service) Get(ctx context.Context, id int64) (User, error) { return GetTx(ctx, s.DB, id) }
+
+// GetTx returns user id, reading through q.
+func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (User, error) {
+	var u User
+	err := sqlx.GetContext(ctx, q, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, apperr.NotFound("user %d does not exist", id)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("users: get %d: %w", id, err)
+	}
+	us := []User{u}
+	if err := loadRoles(ctx, q, us); err != nil {
+		return User{}, err
+	}
+	return us[0], nil
+}
+
+// ByUsername returns the user with that username (case-insensitive).
+func (s *Service) ByUsername(ctx context.Context, username string) (User, error) {
+	var id int64
+	err := s.DB.GetContext(ctx, &id, `SELECT id FROM users WHERE username = ?`, username)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, apperr.NotFound("no user is named %q", username)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("users: by username: %w", err)
+	}
+	return s.Get(ctx, id)
+}
+
+// NewUser is what creates a user. Roles empty means the org's default roles.
+type NewUser struct {
+	Username     string   `json:"username"`
+	Password     string   `json:"password"`
+	Email        string   `json:"email"`
+	FirstName    string   `json:"firstName"`
+	LastName     string   `json:"lastName"`
+	OrgID        int64    `json:"orgId"`
+	Roles        []string `json:"roles"`
+	LDAPServerID *int64   `json:"-"`
+	LDAPDN       string   `json:"-"`
+	LDAPUID      string   `json:"-"`
+}
+
+// ValidateUsername checks a username's form.
+func ValidateUsername(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return apperr.Invalid("username", "is required")
+	case name != strings.TrimSpace(name):
+		return apperr.Invalid("username", "must not start or end with spaces")
+	case len(name) > MaxUsernameLength:
+		return apperr.Invalid("username", "must be at most %d characters", MaxUsernameLength)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return apperr.Invalid("username", "must not contain control characters")
+	}
+	return nil
+}
+
+// Create makes a user in one transaction.
+func (s *Service) Create(ctx context.Context, n NewUser) (User, error) {
+	var id int64
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		id, err = s.CreateTx(ctx, tx, n)
+		return err
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// CreateTx makes a user inside tx and returns its id.
+func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, error) {
+	if err := ValidateUsername(n.Username); err != nil {
+		return 0, err
+	}
+	if n.OrgID == 0 {
+		return 0, apperr.Invalid("orgId", "is required")
+	}
+	var defaults string
+	err := tx.GetContext(ctx, &defaults, `SELECT default_roles FROM orgs WHERE id = ?`, n.OrgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, apperr.Invalid("orgId", "org %d does not exist", n.OrgID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("users: create: %w", err)
+	}
+	var exists int
+	if err := tx.GetContext(ctx, &exists, `SELECT count(*) FROM users WHERE username = ?`, n.Username); err != nil {
+		return 0, fmt.Errorf("users: create: %w", err)
+	}
+	if exists > 0 {
+		return 0, apperr.Invalid("username", "a user named %q already exists; usernames are unique, ignoring case", n.Username)
+	}
+	hash := ""
+	if n.Password != "" {
+		if hash, err = HashPassword(n.Password); err != nil {
+			return 0, err
+		}
+	}
+	now := s.stamp()
+	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, email, first_name, last_name, org_id, password_hash, ldap_server_id, ldap_dn, ldap_uid, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.Username, strings.TrimSpace(n.Email), strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName), n.OrgID, hash, n.LDAPServerID, n.LDAPDN, n.LDAPUID, now, now)
+	if err != nil {
+		return 0, fmt.Errorf("users: create %s: %w", n.Username, err)
+	}
+	id, _ := res.LastInsertId()
+	roles := n.Roles
+	if len(roles) == 0 {
+		roles = decodeRoles(defaults)
+	}
+	for _, r := range roles {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO user_roles(user_id, role) SELECT ?, name FROM roles WHERE name = ?`, id, r); err != nil {
+			return 0, fmt.Errorf("users: create %s: role %s: %w", n.Username, r, err)
+		}
+	}
+	return id, nil
+}
+
+// InTx runs fn in one transaction, committed when fn returns nil.
+func (s *Service) InTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("users: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("users: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) stamp() string { return s.Now().UTC().Format(time.RFC3339) }
+
+// apply runs one Tx-form change in its own transaction and returns the user after it.
+func (s *Service) apply(ctx context.Context, id int64, fn func(tx *sqlx.Tx) error) (User, error) {
+	if err := s.InTx(ctx, fn); err != nil {
+		return User{}, err
+	}
+	return s.Get(ctx, id)
+}
