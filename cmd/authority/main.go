@@ -1,0 +1,82 @@
+// Command authority is the backup authority server's LDAP integration module:
+//
+//	authority serve [--data DIR] [--listen ADDR] [--demo]
+//	authority sync [--data DIR] [--simulate]
+//
+// serve runs the API, the console, the sync schedule and archive expiry;
+// sync runs one directory sync on the same data directory and prints its summary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/authority-server/authority/authority"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "authority:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+const usage = `usage:
+  authority serve [--data DIR] [--listen ADDR] [--demo]
+  authority sync  [--data DIR] [--simulate]
+
+serve   runs the server (API and console) until interrupted
+sync    runs one directory sync now and prints the summary`
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return usageError{errors.New("name a command: serve or sync")}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stdout, stderr)
+	case "sync":
+		return syncOnce(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintln(stderr, usage)
+		return usageError{fmt.Errorf("unknown command %q", args[0])}
+	}
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", authority.DefaultDataDir, "data directory (database, key, logs)")
+	listen := fs.String("listen", authority.DefaultListen, "address to listen on")
+	demo := fs.Bool("demo", false, "also start an in-process test directory with sample users and an org Demo")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	app, err := authority.Open(ctx, authority.Config{DataDir: *data, Listen: *listen, Demo: *demo,
+		AdminPassword: os.Getenv(authority.AdminPasswordEnv), Stdout: stdout, LogStderr: true})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	return app.Serve(ctx, func(addr string) {
+		fmt.Fprintf(stdout, "authority is listening on http://%s/ (data in %s; log in %s/logs/authority.log)\n", addr, *data, *data)
+	})
+}

@@ -1,0 +1,33 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes is the one table of every path the server answers.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, securityHeaders)
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(limitBody)
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path, nil)
+		})
+		r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path, nil)
+		})
+		r.Post("/login", s.handleLogin)
+		r.Post("/auth/token", s.handleToken)
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireAdmin)
+			r.Delete("/auth/token", s.handleRevokeToken)
+			s.coreRoutes(r)    // api_core.go
+			s.ldapRoutes(r)    // api_ldap.go
+			s.dirsyncRoutes(r) // api_dirsync.go
+		})
+	})
+	s.consoleRoutes(r) // console*.go
+	return r
+}

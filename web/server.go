@@ -1,0 +1,47 @@
+// Package web serves the JSON API (/api/v1) and the administrator's console
+// pages from one http.Handler.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/authority-server/authority/dirsync"
+	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/legalhold"
+	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/users"
+	"github.com/authority-server/authority/users/signin"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// AdminRole is the role that may use the API and the console.
+const AdminRole = "SYSADMIN"
+
+// Server holds the services the handlers use.
+type Server struct {
+	Orgs   *orgs.Service
+	Users  *users.Service
+	Holds  *legalhold.Service
+	SignIn *signin.Service
+	LDAP   *ldapauth.Service
+	Sync   *dirsync.Service
+	Log    *slog.Logger
+	Now    func() time.Time
+	// SecureCookies marks console cookies Secure (set when served over TLS).
+	SecureCookies bool
+}
+
+// Handler returns the HTTP handler for the API and the console.
+func (s *Server) Handler() http.Handler {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	return s.routes()
+}
