@@ -302,6 +302,13 @@ func (s *Service) Create(ctx context.Context, in Input) (Org, error) {
 			}
 			parent = &root
 		}
+		var n int
+		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM orgs WHERE id = ?`, *parent); err != nil {
+			return fmt.Errorf("orgs: create: %w", err)
+		}
+		if n == 0 {
+			return apperr.Invalid("parentId", "org %d does not exist", *parent)
+		}
 		key, err := NewRegistrationKey()
 		if err != nil {
 			return err
