@@ -1,5 +1,347 @@
 package ldapauth
 
-// Service is the LDAP server list and the directory operations on it.
-// (Placeholder: the LDAP engineer replaces this file.)
-type Service struct{}
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/secret"
+	"github.com/authority-server/authority/orgs"
+)
+
+// Service is the LDAP server list (bind passwords sealed with the Box) and
+// the LDAP settings.
+type Service struct {
+	db   *sqlx.DB
+	box  *secret.Box
+	log  *slog.Logger
+	orgs *orgs.Service
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+}
+
+// NewService returns the service over db; box seals bind passwords; log
+// gets one line per change (never a password).
+func NewService(db *sqlx.DB, box *secret.Box, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{db: db, box: box, log: log, orgs: orgs.New(db, time.Now), Now: time.Now}
+}
+
+type serverRow struct {
+	ID                  int64  `db:"id"`
+	Name                string `db:"name"`
+	URL                 string `db:"url"`
+	StartTLS            bool   `db:"start_tls"`
+	CACertificate       string `db:"ca_certificate"`
+	AllowUnsafeCerts    bool   `db:"allow_unsafe_certs"`
+	BindAnonymously     bool   `db:"bind_anonymously"`
+	BindDN              string `db:"bind_dn"`
+	BindPasswordSealed  string `db:"bind_password_sealed"`
+	SearchFilter        string `db:"search_filter"`
+	EmailAttribute      string `db:"email_attribute"`
+	FirstNameAttribute  string `db:"first_name_attribute"`
+	LastNameAttribute   string `db:"last_name_attribute"`
+	TimeoutSeconds      int    `db:"timeout_seconds"`
+	PageSize            int    `db:"page_size"`
+	FollowReferrals     bool   `db:"follow_referrals"`
+	ActiveScript        string `db:"active_script"`
+	OrgNameScript       string `db:"org_name_script"`
+	RoleNameScript      string `db:"role_name_script"`
+	SensitiveAttributes string `db:"sensitive_attributes"`
+}
+
+const serverColumns = `id, name, url, start_tls, ca_certificate, allow_unsafe_certs, bind_anonymously, bind_dn,
+	bind_password_sealed, search_filter, email_attribute, first_name_attribute, last_name_attribute,
+	timeout_seconds, page_size, follow_referrals, active_script, org_name_script, role_name_script,
+	sensitive_attributes`
+
+func (s *Service) fromRow(r serverRow) (Server, error) {
+	srv := Server{
+		ID: r.ID, Name: r.Name, URL: r.URL, StartTLS: r.StartTLS, CACertificate: r.CACertificate,
+		AllowUnsafeCerts: r.AllowUnsafeCerts, BindAnonymously: r.BindAnonymously, BindDN: r.BindDN,
+		HasBindPassword: r.BindPasswordSealed != "", SearchFilter: r.SearchFilter,
+		EmailAttribute: r.EmailAttribute, FirstNameAttribute: r.FirstNameAttribute, LastNameAttribute: r.LastNameAttribute,
+		TimeoutSeconds: r.TimeoutSeconds, PageSize: r.PageSize, FollowReferrals: r.FollowReferrals,
+		ActiveScript: r.ActiveScript, OrgNameScript: r.OrgNameScript, RoleNameScript: r.RoleNameScript,
+		SensitiveAttributes: []string{},
+	}
+	if r.SensitiveAttributes != "" {
+		if err := json.Unmarshal([]byte(r.SensitiveAttributes), &srv.SensitiveAttributes); err != nil {
+			return Server{}, fmt.Errorf("ldapauth: server %d: stored sensitiveAttributes: %w", r.ID, err)
+		}
+	}
+	if r.BindPasswordSealed != "" {
+		pw, err := s.box.Open(r.BindPasswordSealed)
+		if err != nil {
+			// The message of secret.Open never contains the secret.
+			return Server{}, fmt.Errorf("ldapauth: server %d: bind password: %w", r.ID, err)
+		}
+		srv.BindPassword = pw
+	}
+	return srv, nil
+}
+
+// List returns every server, ordered by id, with the bind password opened
+// into Server.BindPassword (in memory only: it is never marshalled).
+func (s *Service) List(ctx context.Context) ([]Server, error) {
+	var rows []serverRow
+	if err := s.db.SelectContext(ctx, &rows, `SELECT `+serverColumns+` FROM ldap_servers ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("ldapauth: list servers: %w", err)
+	}
+	out := make([]Server, 0, len(rows))
+	for _, r := range rows {
+		srv, err := s.fromRow(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, srv)
+	}
+	return out, nil
+}
+
+// Get returns server id (with its bind password opened), or an
+// apperr NotFound error.
+func (s *Service) Get(ctx context.Context, id int64) (Server, error) {
+	return s.get(ctx, s.db, id)
+}
+
+func (s *Service) get(ctx context.Context, q sqlx.QueryerContext, id int64) (Server, error) {
+	var r serverRow
+	err := sqlx.GetContext(ctx, q, &r, `SELECT `+serverColumns+` FROM ldap_servers WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Server{}, apperr.NotFound("LDAP server %d does not exist", id)
+	}
+	if err != nil {
+		return Server{}, fmt.Errorf("ldapauth: get server %d: %w", id, err)
+	}
+	return s.fromRow(r)
+}
+
+// ServerInput is the body of POST and PATCH /ldap/servers: a nil field is
+// left as it is (PATCH) or takes its default (POST). BindPassword is the
+// explicit "edit password" action: absent keeps the stored password, ""
+// clears it. ID and HasBindPassword are read-only; they are accepted (so a
+// client may send back what it got) and ignored.
+type ServerInput struct {
+	Name                *string   `json:"name"`
+	URL                 *string   `json:"url"`
+	StartTLS            *bool     `json:"startTLS"`
+	CACertificate       *string   `json:"caCertificate"`
+	AllowUnsafeCerts    *bool     `json:"allowUnsafeCerts"`
+	BindAnonymously     *bool     `json:"bindAnonymously"`
+	BindDN              *string   `json:"bindDN"`
+	BindPassword        *string   `json:"bindPassword"`
+	SearchFilter        *string   `json:"searchFilter"`
+	EmailAttribute      *string   `json:"emailAttribute"`
+	FirstNameAttribute  *string   `json:"firstNameAttribute"`
+	LastNameAttribute   *string   `json:"lastNameAttribute"`
+	TimeoutSeconds      *int      `json:"timeoutSeconds"`
+	PageSize            *int      `json:"pageSize"`
+	FollowReferrals     *bool     `json:"followReferrals"`
+	ActiveScript        *string   `json:"activeScript"`
+	OrgNameScript       *string   `json:"orgNameScript"`
+	RoleNameScript      *string   `json:"roleNameScript"`
+	SensitiveAttributes *[]string `json:"sensitiveAttributes"`
+
+	ID              *int64 `json:"id,omitempty"`
+	HasBindPassword *bool  `json:"hasBindPassword,omitempty"`
+}
+
+// InputOf returns the input that creates srv as it is, bind password
+// included (for tests, the demo and copying a server).
+func InputOf(srv Server) ServerInput {
+	sens := append([]string(nil), srv.SensitiveAttributes...)
+	return ServerInput{
+		Name: &srv.Name, URL: &srv.URL, StartTLS: &srv.StartTLS, CACertificate: &srv.CACertificate,
+		AllowUnsafeCerts: &srv.AllowUnsafeCerts, BindAnonymously: &srv.BindAnonymously, BindDN: &srv.BindDN,
+		BindPassword: &srv.BindPassword, SearchFilter: &srv.SearchFilter, EmailAttribute: &srv.EmailAttribute,
+		FirstNameAttribute: &srv.FirstNameAttribute, LastNameAttribute: &srv.LastNameAttribute,
+		TimeoutSeconds: &srv.TimeoutSeconds, PageSize: &srv.PageSize, FollowReferrals: &srv.FollowReferrals,
+		ActiveScript: &srv.ActiveScript, OrgNameScript: &srv.OrgNameScript, RoleNameScript: &srv.RoleNameScript,
+		SensitiveAttributes: &sens,
+	}
+}
+
+// apply sets the fields present in in on srv.
+func (in ServerInput) apply(srv *Server) {
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setB := func(dst *bool, v *bool) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setI := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&srv.Name, in.Name)
+	set(&srv.URL, in.URL)
+	setB(&srv.StartTLS, in.StartTLS)
+	set(&srv.CACertificate, in.CACertificate)
+	setB(&srv.AllowUnsafeCerts, in.AllowUnsafeCerts)
+	setB(&srv.BindAnonymously, in.BindAnonymously)
+	set(&srv.BindDN, in.BindDN)
+	set(&srv.BindPassword, in.BindPassword)
+	set(&srv.SearchFilter, in.SearchFilter)
+	set(&srv.EmailAttribute, in.EmailAttribute)
+	set(&srv.FirstNameAttribute, in.FirstNameAttribute)
+	set(&srv.LastNameAttribute, in.LastNameAttribute)
+	setI(&srv.TimeoutSeconds, in.TimeoutSeconds)
+	setI(&srv.PageSize, in.PageSize)
+	setB(&srv.FollowReferrals, in.FollowReferrals)
+	set(&srv.ActiveScript, in.ActiveScript)
+	set(&srv.OrgNameScript, in.OrgNameScript)
+	set(&srv.RoleNameScript, in.RoleNameScript)
+	if in.SensitiveAttributes != nil {
+		srv.SensitiveAttributes = append([]string{}, (*in.SensitiveAttributes)...)
+	}
+}
+
+// Create validates and stores a new server. Unset fields take their
+// defaults (timeout 30 s, page size 500, mail/givenName/sn, the default
+// active script). Each problem is an *apperr.Error of kind KindInvalid
+// naming the field (and, for a script, the line and column).
+func (s *Service) Create(ctx context.Context, in ServerInput) (Server, error) {
+	srv := Server{
+		EmailAttribute: DefaultEmailAttribute, FirstNameAttribute: DefaultFirstNameAttr, LastNameAttribute: DefaultLastNameAttr,
+		TimeoutSeconds: DefaultTimeoutSeconds, PageSize: DefaultPageSize, ActiveScript: DefaultActiveScript,
+		SensitiveAttributes: []string{},
+	}
+	in.apply(&srv)
+	if err := normalize(&srv); err != nil {
+		return Server{}, err
+	}
+	sealed, err := s.box.Seal(srv.BindPassword)
+	if err != nil {
+		return Server{}, fmt.Errorf("ldapauth: seal bind password: %w", err)
+	}
+	now := s.Now().UTC().Format(time.RFC3339)
+	sens, _ := json.Marshal(srv.SensitiveAttributes)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO ldap_servers(name, url, start_tls, ca_certificate, allow_unsafe_certs,
+		bind_anonymously, bind_dn, bind_password_sealed, search_filter, email_attribute, first_name_attribute,
+		last_name_attribute, timeout_seconds, page_size, follow_referrals, active_script, org_name_script,
+		role_name_script, sensitive_attributes, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		srv.Name, srv.URL, srv.StartTLS, srv.CACertificate, srv.AllowUnsafeCerts, srv.BindAnonymously, srv.BindDN,
+		sealed, srv.SearchFilter, srv.EmailAttribute, srv.FirstNameAttribute, srv.LastNameAttribute,
+		srv.TimeoutSeconds, srv.PageSize, srv.FollowReferrals, srv.ActiveScript, srv.OrgNameScript,
+		srv.RoleNameScript, string(sens), now, now)
+	if err != nil {
+		return Server{}, fmt.Errorf("ldapauth: create server: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return Server{}, fmt.Errorf("ldapauth: create server: %w", err)
+	}
+	s.log.Info("ldap server created", "id", id, "name", srv.Name, "url", srv.URL)
+	return s.Get(ctx, id)
+}
+
+// Update validates and applies the fields present in in to server id. The
+// bind password changes only when in.BindPassword is set ("" clears it).
+func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server, error) {
+	var out Server
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		srv, err := s.get(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		in.apply(&srv)
+		if err := normalize(&srv); err != nil {
+			return err
+		}
+		sens, _ := json.Marshal(srv.SensitiveAttributes)
+		if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET name = ?, url = ?, start_tls = ?, ca_certificate = ?,
+			allow_unsafe_certs = ?, bind_anonymously = ?, bind_dn = ?, search_filter = ?, email_attribute = ?,
+			first_name_attribute = ?, last_name_attribute = ?, timeout_seconds = ?, page_size = ?, follow_referrals = ?,
+			active_script = ?, org_name_script = ?, role_name_script = ?, sensitive_attributes = ?, updated_at = ?
+			WHERE id = ?`,
+			srv.Name, srv.URL, srv.StartTLS, srv.CACertificate, srv.AllowUnsafeCerts, srv.BindAnonymously, srv.BindDN,
+			srv.SearchFilter, srv.EmailAttribute, srv.FirstNameAttribute, srv.LastNameAttribute, srv.TimeoutSeconds,
+			srv.PageSize, srv.FollowReferrals, srv.ActiveScript, srv.OrgNameScript, srv.RoleNameScript, string(sens),
+			s.Now().UTC().Format(time.RFC3339), id); err != nil {
+			return fmt.Errorf("ldapauth: update server %d: %w", id, err)
+		}
+		if in.BindPassword != nil {
+			sealed, err := s.box.Seal(srv.BindPassword)
+			if err != nil {
+				return fmt.Errorf("ldapauth: seal bind password: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET bind_password_sealed = ? WHERE id = ?`, sealed, id); err != nil {
+				return fmt.Errorf("ldapauth: update server %d: %w", id, err)
+			}
+		}
+		out, err = s.get(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return Server{}, err
+	}
+	s.log.Info("ldap server updated", "id", id, "name", out.Name, "url", out.URL, "bindPasswordChanged", in.BindPassword != nil)
+	return out, nil
+}
+
+// Delete removes server id. A server that an org uses is refused with an
+// apperr Conflict naming the orgs.
+func (s *Service) Delete(ctx context.Context, id int64) error {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := s.get(ctx, tx, id); err != nil {
+			return err
+		}
+		var names []string
+		if err := tx.SelectContext(ctx, &names, `SELECT o.name FROM org_ldap_servers ols JOIN orgs o ON o.id = ols.org_id
+			WHERE ols.server_id = ? ORDER BY o.name`, id); err != nil {
+			return fmt.Errorf("ldapauth: delete server %d: %w", id, err)
+		}
+		if len(names) > 0 {
+			return apperr.Conflict("id", "LDAP server %d is used by org(s) %s: choose another server for them first", id, quoteList(names))
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM ldap_servers WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("ldapauth: delete server %d: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("ldap server deleted", "id", id)
+	return nil
+}
+
+func (s *Service) inTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("ldapauth: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ldapauth: commit: %w", err)
+	}
+	return nil
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}

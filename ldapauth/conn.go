@@ -1,0 +1,372 @@
+package ldapauth
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/authority-server/authority/internal/apperr"
+)
+
+// Dial retry policy for a server that refuses the connection (it may be
+// restarting): DialAttempts tries in all, waiting DialRetryDelay, then twice
+// that, between them. Nothing else is retried (in particular not a failed
+// bind, which could lock the service account out).
+const (
+	DialAttempts   = 3
+	DialRetryDelay = 200 * time.Millisecond
+)
+
+// maxReferralHops bounds how far followed referrals are chased.
+const maxReferralHops = 3
+
+// searchAttributes are requested by every search: all user attributes plus
+// the operational ones the product uses (memberOf and entryUUID are
+// operational on OpenLDAP; objectGUID is AD's stable id).
+var searchAttributes = []string{"*", "memberOf", "entryUUID", "objectGUID"}
+
+// Conn is a connection to one LDAP server, bound as the service account
+// (or anonymously). It is not safe for concurrent use. A Conn whose
+// operation failed, timed out or was cancelled should be closed.
+type Conn struct {
+	srv     Server
+	u       serverURL
+	l       *ldap.Conn
+	timeout time.Duration
+	hops    int // referral depth of this connection (0: the configured server)
+}
+
+// Dial connects to srv (TCP, then TLS for ldaps:// or StartTLS), retrying a
+// refused connection briefly, and binds as the service account (or
+// anonymously when srv.BindAnonymously). Failures are *apperr.Error of kind
+// KindUnavailable that say what failed; they never contain the password.
+func Dial(ctx context.Context, srv Server) (*Conn, error) {
+	c, err := connect(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.serviceBind(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error {
+	if c == nil || c.l == nil {
+		return nil
+	}
+	return c.l.Close()
+}
+
+// Server returns the server the connection was made to.
+func (c *Conn) Server() Server { return c.srv }
+
+// connect opens the TCP connection and sets up TLS, without binding.
+func connect(ctx context.Context, srv Server) (*Conn, error) {
+	u, err := parseServerURL(srv.URL)
+	if err != nil {
+		return nil, apperr.Unavailable(nil, "ldapauth: dial %s: url %v", srv.URL, err)
+	}
+	if srv.StartTLS && u.scheme == "ldaps" {
+		return nil, apperr.Unavailable(nil, "ldapauth: dial %s: startTLS is only for ldap:// URLs (ldaps:// is already encrypted)", srv.URL)
+	}
+	cfg, err := tlsConfig(srv, u)
+	if err != nil {
+		return nil, apperr.Unavailable(nil, "ldapauth: dial %s: %v", srv.URL, err)
+	}
+	c := &Conn{srv: srv, u: u, timeout: srv.Timeout()}
+	delay := DialRetryDelay
+	for attempt := 1; ; attempt++ {
+		err = c.dialOnce(ctx, cfg)
+		if err == nil {
+			return c, nil
+		}
+		if attempt >= DialAttempts || !errors.Is(err, syscall.ECONNREFUSED) || ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, apperr.Unavailable(ctx.Err(), "ldapauth: dial %s", srv.URL)
+		case <-t.C:
+		}
+		delay *= 2
+	}
+	return nil, apperr.Unavailable(err, "ldapauth: dial %s", srv.URL)
+}
+
+// dialOnce makes one connection attempt: TCP, TLS handshake or StartTLS.
+func (c *Conn) dialOnce(ctx context.Context, cfg *tls.Config) error {
+	dctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(dctx, "tcp", c.u.addr())
+	if err != nil {
+		return err
+	}
+	isTLS := false
+	if c.u.scheme == "ldaps" {
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			nc.Close()
+			return fmt.Errorf("TLS handshake: %w", err)
+		}
+		nc, isTLS = tc, true
+	}
+	l := ldap.NewConn(nc, isTLS)
+	l.Start()
+	l.SetTimeout(c.timeout)
+	c.l = l
+	if c.srv.StartTLS {
+		err := c.op(dctx, func() error { return l.StartTLS(cfg) })
+		if err != nil {
+			l.Close()
+			c.l = nil
+			return fmt.Errorf("StartTLS failed, so the connection was closed (it never falls back to clear text): %w", err)
+		}
+	}
+	return nil
+}
+
+// tlsConfig is the TLS trust for srv: only its CA certificate when one is
+// given, the system roots otherwise; no verification at all with
+// AllowUnsafeCerts.
+func tlsConfig(srv Server, u serverURL) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: u.host, MinVersion: tls.VersionTLS12}
+	if strings.TrimSpace(srv.CACertificate) != "" {
+		pool, err := certPool(srv.CACertificate)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = pool
+	}
+	if srv.AllowUnsafeCerts {
+		cfg.InsecureSkipVerify = true
+	}
+	return cfg, nil
+}
+
+// certPool parses PEM certificates into a pool; the error says what is wrong.
+func certPool(pemText string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	rest := []byte(pemText)
+	n := 0
+	for {
+		block, r := pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		rest = r
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("caCertificate: certificate %d does not parse: %v", n+1, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("caCertificate: no PEM certificate found: paste the CA certificate, from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----")
+	}
+	return pool, nil
+}
+
+// op runs one LDAP operation with the per-operation time limit: when ctx
+// ends or the limit passes, the connection is closed, which ends the
+// operation with an error.
+func (c *Conn) op(ctx context.Context, fn func() error) error {
+	if c.l == nil {
+		return errors.New("ldapauth: the connection is closed")
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	octx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	stop := context.AfterFunc(octx, func() { c.l.Close() })
+	err := fn()
+	if !stop() {
+		// The deadline or a cancellation closed the connection: whatever fn
+		// returned, the operation did not finish in time.
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("no answer within %s (timeoutSeconds): %w", c.timeout, context.DeadlineExceeded)
+	}
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
+// serviceBind binds as the service account, or anonymously. An empty
+// password is never sent (that would be an unauthenticated bind, which many
+// servers accept as anonymous).
+func (c *Conn) serviceBind(ctx context.Context) error {
+	if c.srv.BindAnonymously {
+		if err := c.op(ctx, func() error { return c.l.UnauthenticatedBind("") }); err != nil {
+			return apperr.Unavailable(err, "ldapauth: anonymous bind to %s", c.srv.URL)
+		}
+		return nil
+	}
+	if c.srv.BindPassword == "" {
+		return apperr.Unavailable(nil, "ldapauth: service bind to %s: no bind password is stored: set bindPassword, or turn on bindAnonymously", c.srv.URL)
+	}
+	err := c.op(ctx, func() error { return c.l.Bind(c.srv.BindDN, c.srv.BindPassword) })
+	if err != nil {
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			return apperr.Unavailable(err, "ldapauth: service bind as %s to %s: the directory refused the bind DN or password", c.srv.BindDN, c.srv.URL)
+		}
+		return apperr.Unavailable(err, "ldapauth: service bind as %s to %s", c.srv.BindDN, c.srv.URL)
+	}
+	return nil
+}
+
+// SearchAll runs the sync search (the filter with %u → *) from the base DN
+// as a paged search (RFC 2696, the server's page size) and calls fn once per
+// page, as the pages arrive; no more than one page is held in memory.
+// Continuation references are ignored unless the server follows referrals.
+//
+// A search that does not complete (a result other than success: size or
+// time limit, busy, unavailable, a referral result; a dropped connection; ctx
+// cancelled or its deadline passed; no answer within timeoutSeconds) is an
+// *apperr.Error of kind KindUnavailable saying on which page it happened,
+// e.g. "ldapauth: search page 3 of ldap://...: ...". An error returned by fn
+// stops the search and is returned wrapped (errors.Is works).
+func (c *Conn) SearchAll(ctx context.Context, fn func(page []*Entry) error) error {
+	return c.searchPaged(ctx, c.u.baseDN, c.srv.SyncFilter(), fn)
+}
+
+// FindUsers searches for the entries of one username (the filter with %u →
+// the username, escaped exactly once; "*" or "(" in a username match
+// literally). Sign-in wants exactly one.
+func (c *Conn) FindUsers(ctx context.Context, username string) ([]*Entry, error) {
+	var out []*Entry
+	err := c.searchPaged(ctx, c.u.baseDN, c.srv.UserFilter(username), func(page []*Entry) error {
+		out = append(out, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Count counts the entries of the sync filter with a paged search, keeping
+// none of them.
+func (c *Conn) Count(ctx context.Context) (int, error) {
+	n := 0
+	err := c.SearchAll(ctx, func(page []*Entry) error { n += len(page); return nil })
+	return n, err
+}
+
+// searchPaged runs a paged subtree search from base and streams the pages.
+func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*Entry) error) error {
+	size := c.srv.pageSize()
+	paging := ldap.NewControlPaging(uint32(size))
+	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+		0, int(c.timeout/time.Second), false, filter, searchAttributes, []ldap.Control{paging})
+	var refs []string
+	for pageNo := 1; ; pageNo++ {
+		var res *ldap.SearchResult
+		err := c.op(ctx, func() (err error) {
+			res, err = c.l.Search(req)
+			return err
+		})
+		if err == nil && res == nil {
+			err = errors.New("no result")
+		}
+		if err != nil {
+			return apperr.Unavailable(err, "ldapauth: search page %d of %s", pageNo, c.srv.URL)
+		}
+		page := make([]*Entry, 0, len(res.Entries))
+		for _, le := range res.Entries {
+			page = append(page, decodeEntry(le, c.srv.SensitiveAttributes))
+		}
+		refs = append(refs, res.Referrals...)
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return fmt.Errorf("ldapauth: search page %d of %s: %w", pageNo, c.srv.URL, err)
+			}
+		}
+		var cookie []byte
+		if ctl := ldap.FindControl(res.Controls, ldap.ControlTypePaging); ctl != nil {
+			pc, ok := ctl.(*ldap.ControlPaging)
+			if !ok {
+				return apperr.Unavailable(nil, "ldapauth: search page %d of %s: the server answered a malformed paging control", pageNo, c.srv.URL)
+			}
+			cookie = pc.Cookie
+		} else if pageNo > 1 {
+			// The server paged, then stopped: the rest is missing.
+			return apperr.Unavailable(nil, "ldapauth: search page %d of %s: the server stopped answering the paging control, so the result may be incomplete", pageNo, c.srv.URL)
+		}
+		// No control on the first page: the server does not page and sent
+		// everything (with success) at once.
+		if len(cookie) == 0 {
+			break
+		}
+		paging.SetCookie(cookie)
+	}
+	if c.srv.FollowReferrals && len(refs) > 0 {
+		return c.followReferrals(ctx, refs, filter, fn)
+	}
+	return nil
+}
+
+// followReferrals searches each continuation reference (the same filter,
+// TLS settings and credentials) and streams its pages to fn.
+func (c *Conn) followReferrals(ctx context.Context, refs []string, filter string, fn func([]*Entry) error) error {
+	if c.hops >= maxReferralHops {
+		return apperr.Unavailable(nil, "ldapauth: search of %s: referrals nested deeper than %d servers", c.srv.URL, maxReferralHops)
+	}
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		ru, err := url.Parse(ref)
+		if err != nil || (ru.Scheme != "ldap" && ru.Scheme != "ldaps") || ru.Host == "" {
+			return apperr.Unavailable(err, "ldapauth: search of %s: cannot follow referral %q", c.srv.URL, ref)
+		}
+		base := strings.TrimPrefix(ru.Path, "/")
+		if base == "" {
+			base = c.u.baseDN
+		}
+		next := c.srv
+		next.URL = (&url.URL{Scheme: ru.Scheme, Host: ru.Host, Path: "/" + base}).String()
+		next.StartTLS = c.srv.StartTLS && ru.Scheme == "ldap"
+		nc, err := Dial(ctx, next)
+		if err != nil {
+			return fmt.Errorf("ldapauth: follow referral %s from %s: %w", ref, c.srv.URL, err)
+		}
+		nc.hops = c.hops + 1
+		err = nc.searchPaged(ctx, base, filter, fn)
+		nc.Close()
+		if err != nil {
+			return fmt.Errorf("ldapauth: follow referral %s from %s: %w", ref, c.srv.URL, err)
+		}
+	}
+	return nil
+}
+
+// bindAs binds this (fresh, unbound) connection as dn with password. The
+// caller has refused an empty password already.
+func (c *Conn) bindAs(ctx context.Context, dn, password string) error {
+	return c.op(ctx, func() error { return c.l.Bind(dn, password) })
+}

@@ -1,0 +1,142 @@
+package ldapauth
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/kv"
+)
+
+// SettingsKey is the kv key the LDAP settings are stored under.
+const SettingsKey = "ldap.settings"
+
+// Settings defaults (SPEC section 6 and 7).
+const (
+	RegistrantsDeny      = "deny"
+	SyncNever            = "never"
+	DefaultSyncInterval  = "12h"
+	DefaultValvePercent  = 10
+	DefaultValveMinUsers = 10
+	// MinSyncInterval is the shortest schedule accepted.
+	MinSyncInterval = time.Minute
+)
+
+// Settings are the LDAP settings of Settings > Security > LDAP
+// (/api/v1/settings/ldap).
+type Settings struct {
+	// RegistrantsNotFound is "deny", or "org:ID": new users not found in LDAP
+	// are placed in org ID (an org that does not use LDAP) with a local
+	// password.
+	RegistrantsNotFound string `json:"registrantsNotFound"`
+	// SyncInterval is a Go duration of at least 1m ("12h"), or "never".
+	SyncInterval string `json:"syncInterval"`
+	// ValvePercent and ValveMinUsers: a sync that would deactivate more than
+	// ValvePercent% of the users in scope and more than ValveMinUsers users
+	// deactivates nobody.
+	ValvePercent  int `json:"valvePercent"`
+	ValveMinUsers int `json:"valveMinUsers"`
+}
+
+// DefaultSettings are the settings before an administrator saves any.
+func DefaultSettings() Settings {
+	return Settings{RegistrantsNotFound: RegistrantsDeny, SyncInterval: DefaultSyncInterval,
+		ValvePercent: DefaultValvePercent, ValveMinUsers: DefaultValveMinUsers}
+}
+
+// Interval returns the sync interval, and false for "never" (or a value that
+// does not parse, which SaveSettings never stores).
+func (s Settings) Interval() (time.Duration, bool) {
+	v := strings.TrimSpace(s.SyncInterval)
+	if strings.EqualFold(v, SyncNever) {
+		return 0, false
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < MinSyncInterval {
+		return 0, false
+	}
+	return d, true
+}
+
+// RegistrantsOrg returns the org for registrants not found in LDAP, or false
+// for "deny".
+func (s Settings) RegistrantsOrg() (int64, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(s.RegistrantsNotFound), "org:")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
+}
+
+// Settings returns the LDAP settings, the defaults where none are stored.
+func (s *Service) Settings(ctx context.Context) (Settings, error) {
+	st := DefaultSettings()
+	if _, err := kv.Get(ctx, s.db, SettingsKey, &st); err != nil {
+		return Settings{}, fmt.Errorf("ldapauth: settings: %w", err)
+	}
+	return st, nil
+}
+
+// SaveSettings validates and stores the LDAP settings and returns them as
+// stored (normalised). Each problem is an *apperr.Error naming the field.
+func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, error) {
+	out := in
+	rnf := strings.TrimSpace(in.RegistrantsNotFound)
+	switch {
+	case rnf == "" || strings.EqualFold(rnf, RegistrantsDeny):
+		out.RegistrantsNotFound = RegistrantsDeny
+	case strings.HasPrefix(rnf, "org:"):
+		id, ok := Settings{RegistrantsNotFound: rnf}.RegistrantsOrg()
+		if !ok {
+			return Settings{}, apperr.Invalid("registrantsNotFound", "%q: write org:ID with the id of an org, e.g. org:2", rnf)
+		}
+		o, err := s.orgs.Get(ctx, id)
+		if err != nil {
+			if apperr.Is(err, apperr.KindNotFound) {
+				return Settings{}, apperr.Invalid("registrantsNotFound", "org %d does not exist: choose an org that does not use LDAP, or deny", id)
+			}
+			return Settings{}, err
+		}
+		if o.UsesLDAP() {
+			return Settings{}, apperr.Invalid("registrantsNotFound", "org %d (%s) uses LDAP: choose an org with local authentication, or deny", id, o.Name)
+		}
+		out.RegistrantsNotFound = fmt.Sprintf("org:%d", id)
+	default:
+		return Settings{}, apperr.Invalid("registrantsNotFound", "must be \"deny\" or \"org:ID\", not %q", rnf)
+	}
+	iv := strings.TrimSpace(in.SyncInterval)
+	switch {
+	case iv == "":
+		out.SyncInterval = DefaultSyncInterval
+	case strings.EqualFold(iv, SyncNever):
+		out.SyncInterval = SyncNever
+	default:
+		d, err := time.ParseDuration(iv)
+		if err != nil {
+			return Settings{}, apperr.Invalid("syncInterval", "%q is not a duration: write e.g. \"12h\", \"30m\" or \"never\"", iv)
+		}
+		if d < MinSyncInterval {
+			return Settings{}, apperr.Invalid("syncInterval", "%s is too short: at least 1m, or \"never\"", iv)
+		}
+		out.SyncInterval = iv
+	}
+	if in.ValvePercent < 0 || in.ValvePercent > 100 {
+		return Settings{}, apperr.Invalid("valvePercent", "must be from 0 to 100, not %d", in.ValvePercent)
+	}
+	if in.ValveMinUsers < 0 {
+		return Settings{}, apperr.Invalid("valveMinUsers", "must be 0 or more, not %d", in.ValveMinUsers)
+	}
+	if err := kv.Put(ctx, s.db, SettingsKey, out); err != nil {
+		return Settings{}, fmt.Errorf("ldapauth: save settings: %w", err)
+	}
+	s.log.Info("ldap settings saved", "registrantsNotFound", out.RegistrantsNotFound, "syncInterval", out.SyncInterval,
+		"valvePercent", out.ValvePercent, "valveMinUsers", out.ValveMinUsers)
+	return out, nil
+}
