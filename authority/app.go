@@ -133,7 +133,7 @@ func (a *App) wire(ctx context.Context) error {
 	a.Users = users.New(a.DB, a.Orgs, now)
 	a.Holds = legalhold.New(a.DB, a.Users, now)
 	a.SignIn = &signin.Service{DB: a.DB, Orgs: a.Orgs, Users: a.Users}
-	// LDAP wiring (ldapauth) goes here.
+	a.LDAP = ldapauth.NewService(a.DB, a.Box, a.Log.With(serverlog.LoggerKey, "ldapauth"))
 	// DIRSYNC wiring (dirsync) goes here.
 	a.Web = &web.Server{Orgs: a.Orgs, Users: a.Users, Holds: a.Holds, SignIn: a.SignIn, LDAP: a.LDAP, Sync: a.Sync,
 		Log: a.Log.With(serverlog.ThreadKey, "http"), Now: now}
