@@ -121,8 +121,10 @@ func personAttrs(base string, p Person) []attr {
 		{"memberOf", nil},
 		{"userPassword", nil},
 	}
-	for _, g := range p.MemberOf {
-		attrs[12].values = append(attrs[12].values, GroupDN(base, g))
+	for j, g := range p.MemberOf {
+		if !slices.ContainsFunc(p.MemberOf[:j], func(x string) bool { return strings.EqualFold(x, g) }) {
+			attrs[12].values = append(attrs[12].values, GroupDN(base, g))
+		}
 	}
 	if p.Password != "" {
 		attrs[13].values = []string{ssha(p.Password, p.UID)}
@@ -193,14 +195,15 @@ func layout(base string, people []Person) (*directory, error) {
 			ous[strings.ToLower(p.ou())] = p.ou()
 			d.ous = append(d.ous, p.ou())
 		}
-		for _, g := range p.MemberOf {
+		for j, g := range p.MemberOf {
+			if slices.ContainsFunc(p.MemberOf[:j], func(x string) bool { return strings.EqualFold(x, g) }) {
+				continue // listed twice
+			}
 			lg := strings.ToLower(g)
 			if _, ok := d.members[lg]; !ok {
 				d.groups = append(d.groups, g)
 			}
-			if !slices.Contains(d.members[lg], dn) {
-				d.members[lg] = append(d.members[lg], dn)
-			}
+			d.members[lg] = append(d.members[lg], dn)
 		}
 	}
 	slices.Sort(d.ous)

@@ -161,7 +161,9 @@ func StartSlapdServer(dir string, people []Person, opts ...SlapdOption) (*Slapd,
 	}
 	s.members = d.members
 	for _, p := range people {
-		s.people[strings.ToLower(p.UID)] = clonePerson(p)
+		cp := clonePerson(p)
+		cp.MemberOf = dedupeFold(cp.MemberOf)
+		s.people[strings.ToLower(p.UID)] = cp
 	}
 
 	if err := os.MkdirAll(filepath.Join(dir, "db"), 0o700); err != nil {
@@ -502,6 +504,8 @@ func (s *Slapd) AddPerson(p Person) error {
 	if _, ok := s.Person(p.UID); ok {
 		return fmt.Errorf("testenv: slapd: person %q exists", p.UID)
 	}
+	p = clonePerson(p)
+	p.MemberOf = dedupeFold(p.MemberOf)
 	return s.withAdmin(func(c *ldap.Conn) error {
 		if err := s.ensureOU(c, p.ou()); err != nil {
 			return err
@@ -593,6 +597,7 @@ func (s *Slapd) SetGroups(uid string, groups ...string) error {
 		return fmt.Errorf("testenv: slapd: no person %q", uid)
 	}
 	dn := p.DN(BaseDN)
+	groups = dedupeFold(groups)
 	return s.withAdmin(func(c *ldap.Conn) error {
 		m := ldap.NewModifyRequest(dn, nil)
 		var values []string
@@ -679,6 +684,17 @@ func (s *Slapd) removeMember(c *ldap.Conn, group, memberDN string) error {
 		return fmt.Errorf("testenv: slapd: remove member from %s: %w", gdn, err)
 	}
 	return nil
+}
+
+// dedupeFold drops later case-insensitive duplicates.
+func dedupeFold(list []string) []string {
+	var out []string
+	for _, v := range list {
+		if !slices.ContainsFunc(out, func(x string) bool { return strings.EqualFold(x, v) }) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func clonePerson(p Person) Person {
