@@ -1,0 +1,236 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/authority-server/authority/authority"
+	"github.com/authority-server/authority/users"
+)
+
+// consoleAdminPassword is the administrator's password in console tests.
+const consoleAdminPassword = "console-admin-pw"
+
+// consoleEnv is a running server and a cookie-keeping client for its console.
+type consoleEnv struct {
+	t      *testing.T
+	app    *authority.App
+	srv    *httptest.Server
+	client *http.Client
+	csrf   string // the CSRF token of the last page read
+}
+
+func startConsole(t *testing.T) *consoleEnv {
+	t.Helper()
+	app, err := authority.Open(context.Background(), authority.Config{DataDir: t.TempDir(), AdminPassword: consoleAdminPassword, Stdout: io.Discard})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	srv := httptest.NewServer(app.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		app.Close()
+	})
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &consoleEnv{t: t, app: app, srv: srv, client: c}
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// do sends a request and returns the status, the Location and the body; it
+// remembers the CSRF token of the page.
+func (e *consoleEnv) do(req *http.Request) (int, string, string) {
+	e.t.Helper()
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if m := csrfInput.FindSubmatch(b); m != nil {
+		e.csrf = string(m[1])
+	}
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+func (e *consoleEnv) get(path string) (int, string, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+	return e.do(req)
+}
+
+// post sends a form with the CSRF token of the last page read (unless form
+// already has one, or noToken).
+func (e *consoleEnv) post(path string, form url.Values, noToken bool) (int, string, string) {
+	e.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if !noToken && form.Get("csrf_token") == "" {
+		form.Set("csrf_token", e.csrf)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return e.do(req)
+}
+
+// follow GETs path (as a redirect target) and fails unless it answers 200.
+func (e *consoleEnv) follow(path string) string {
+	e.t.Helper()
+	code, _, body := e.get(path)
+	if code != http.StatusOK {
+		e.t.Fatalf("GET %s: status %d\n%s", path, code, body)
+	}
+	return body
+}
+
+func (e *consoleEnv) signIn() {
+	e.t.Helper()
+	e.follow("/login")
+	code, loc, body := e.post("/login", url.Values{"username": {"admin"}, "password": {consoleAdminPassword}}, false)
+	if code != http.StatusSeeOther || loc != "/orgs" {
+		e.t.Fatalf("sign in: status %d, location %q\n%s", code, loc, body)
+	}
+}
+
+func TestConsoleSignIn(t *testing.T) {
+	e := startConsole(t)
+	if code, loc, _ := e.get("/"); code != http.StatusSeeOther || loc != "/login" {
+		t.Fatalf("GET / signed out: %d %q, want a redirect to /login", code, loc)
+	}
+	if code, loc, _ := e.get("/users"); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?next=") {
+		t.Fatalf("GET /users signed out: %d %q, want a redirect to sign in", code, loc)
+	}
+	e.follow("/login")
+	code, _, body := e.post("/login", url.Values{"username": {"admin"}, "password": {"wrong"}}, false)
+	if code != http.StatusUnauthorized || !strings.Contains(body, "Wrong username or password.") {
+		t.Fatalf("wrong password: status %d\n%s", code, body)
+	}
+	// The session cookie's attributes.
+	form := url.Values{"username": {"admin"}, "password": {consoleAdminPassword}, "next": {"/users"}, "csrf_token": {e.csrf}}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/users" {
+		t.Fatalf("sign in: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "authority_session" {
+			session = c
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.Secure {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict, not Secure over http", session)
+	}
+	body = e.follow("/users")
+	if !strings.Contains(body, "Sign out") || !strings.Contains(body, ">admin<") {
+		t.Fatalf("the users page does not show the signed-in administrator:\n%s", body)
+	}
+	// A non-administrator cannot sign in to the console.
+	root, _ := e.app.Orgs.EnsureRoot(context.Background())
+	if _, err := e.app.Users.Create(context.Background(), users.NewUser{Username: "plain", Password: "plain-pw-1", OrgID: root.ID}); err != nil {
+		t.Fatal(err)
+	}
+	code, _, body = e.post("/logout", nil, false)
+	if code != http.StatusSeeOther {
+		t.Fatalf("sign out: %d\n%s", code, body)
+	}
+	if code, _, _ := e.get("/users"); code != http.StatusSeeOther {
+		t.Fatalf("after sign-out /users answers %d, want a redirect", code)
+	}
+	e.follow("/login")
+	code, _, body = e.post("/login", url.Values{"username": {"plain"}, "password": {"plain-pw-1"}}, false)
+	if code != http.StatusForbidden || !strings.Contains(body, "not an administrator") {
+		t.Fatalf("non-admin sign-in: %d\n%s", code, body)
+	}
+}
+
+func TestConsoleCSRFRefused(t *testing.T) {
+	e := startConsole(t)
+	e.signIn()
+	e.follow("/orgs/new")
+	for _, path := range []string{"/orgs", "/logout", "/settings/role-mapping", "/legal-holds"} {
+		code, _, body := e.post(path, url.Values{"name": {"Evil"}}, true)
+		if code != http.StatusForbidden {
+			t.Errorf("POST %s without a CSRF token: status %d, want 403\n%s", path, code, body)
+		}
+	}
+	code, _, body := e.post("/orgs", url.Values{"name": {"Evil"}, "csrf_token": {"bm90LWEtdG9rZW4"}}, false)
+	if code != http.StatusForbidden {
+		t.Errorf("POST /orgs with a wrong CSRF token: status %d, want 403\n%s", code, body)
+	}
+	if _, err := e.app.Orgs.ByName(context.Background(), "Evil"); err == nil {
+		t.Fatal("a form without its CSRF token created an org")
+	}
+	// A sign-in form without a token is refused too.
+	e2 := startConsole(t)
+	code, _, _ = e2.post("/login", url.Values{"username": {"admin"}, "password": {consoleAdminPassword}}, true)
+	if code != http.StatusForbidden {
+		t.Errorf("POST /login without a CSRF token: status %d, want 403", code)
+	}
+}
+
+func TestConsoleEscapesUserValues(t *testing.T) {
+	e := startConsole(t)
+	ctx := context.Background()
+	root, _ := e.app.Orgs.EnsureRoot(ctx)
+	evil := "<script>alert(1)</script>"
+	u, err := e.app.Users.Create(ctx, users.NewUser{Username: "x" + evil, Password: "pw-123456", OrgID: root.ID,
+		FirstName: evil, LastName: `"><img src=x onerror=alert(2)>`, Email: evil + "@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.Holds.Create(ctx, evil); err != nil {
+		t.Fatal(err)
+	}
+	e.signIn()
+	for _, path := range []string{"/users", "/users/" + strconv.FormatInt(u.ID, 10), "/legal-holds", "/legal-holds/1", "/users?search=" + url.QueryEscape(evil)} {
+		body := e.follow(path)
+		if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
+			t.Errorf("GET %s shows a value unescaped:\n%s", path, body)
+		}
+		if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("GET %s does not show the value as text", path)
+		}
+	}
+}
+
+func TestConsoleOrgFormErrors(t *testing.T) {
+	e := startConsole(t)
+	e.signIn()
+	e.follow("/orgs/new")
+	code, loc, body := e.post("/orgs", url.Values{"name": {"Sales"}, "parentId": {"1"}, "authMethod": {""}, "defaultRoles": {"Desktop User"}}, false)
+	if code != http.StatusSeeOther {
+		t.Fatalf("create: %d\n%s", code, body)
+	}
+	body = e.follow(loc)
+	if !strings.Contains(body, "Organization Sales created") {
+		t.Fatalf("no flash after creating:\n%s", body)
+	}
+	code, _, body = e.post("/orgs", url.Values{"name": {"sales"}, "parentId": {"1"}}, false)
+	if code != http.StatusBadRequest || !regexp.MustCompile(`(?s)id="name".*?class="field-error"[^>]*>An org named &#34;sales&#34; already exists`).MatchString(body) {
+		t.Fatalf("duplicate name: %d, want the error next to the name field\n%s", code, body)
+	}
+	code, _, body = e.post("/orgs", url.Values{"name": {"Ldap"}, "parentId": {"1"}, "authMethod": {"ldap"}}, false)
+	if code != http.StatusBadRequest || !strings.Contains(body, "has no LDAP server") {
+		t.Fatalf("ldap org without a server: %d\n%s", code, body)
+	}
+	code, _, body = e.post("/orgs", url.Values{"name": {"Days"}, "parentId": {"1"}, "archiveHoldDays": {"soon"}}, false)
+	if code != http.StatusBadRequest || !strings.Contains(body, "ust be a whole number of days") {
+		t.Fatalf("bad hold days: %d\n%s", code, body)
+	}
+}
