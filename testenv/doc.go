@@ -17,8 +17,10 @@
 //
 // glauth: a search from the base DN returns users as
 // cn=NAME,ou=PRIMARYGROUP,ou=users,dc=example,dc=com (binding also works
-// without the ",ou=users" part) with objectClass
-// posixAccount/shadowAccount, attributes cn and uid (both NAME), givenName, sn,
+// without the ",ou=users" part) with objectClass posixAccount,
+// shadowAccount, person, organizationalPerson, inetOrgPerson and user (so
+// the AD-style filter (&(objectClass=user)(sAMAccountName=%u)) works on
+// both servers), attributes cn and uid (both NAME), givenName, sn,
 // mail, memberOf (ou=GROUP,ou=groups,dc=example,dc=com — "ou=", glauth's
 // fixed layout), accountStatus (active/inactive),
 // uidNumber, gidNumber, plus sAMAccountName (= NAME), userAccountControl (512,
@@ -46,7 +48,7 @@
 //     no >=, <= or extensible filters (the AD bit filter
 //     (userAccountControl:1.2.840.113556.1.4.803:=2) drops the connection),
 //     multi-part substring filters match wrongly, no operational attributes
-//     (no entryUUID/objectGUID), objectClass is fixed, and no size limits.
+//     (no entryUUID/objectGUID), and no size limits.
 //   - Behaviors.LimitFailedBinds is kept off: it has a data race under -race.
 //
 // # Logs

@@ -281,6 +281,8 @@ func glauthConfig(users []GlauthUser, extraGroups []string) (*config.Config, []s
 			uac = "514"
 		}
 		cu.CustomAttrs["userAccountControl"] = toIfaces([]string{uac})
+		// Merged with glauth's posixAccount/shadowAccount by hidingSearcher.
+		cu.CustomAttrs["objectClass"] = toIfaces([]string{"person", "organizationalPerson", "inetOrgPerson", "user"})
 		for k, v := range u.Custom {
 			// Replace a generated attribute whatever the case of its name.
 			for gk := range cu.CustomAttrs {
@@ -312,7 +314,9 @@ func sha256Hex(s string) string {
 }
 
 // hidingSearcher removes the service account and its group from glauth's
-// search results, so that a sync search sees only the test users.
+// search results, so that a sync search sees only the test users, and merges
+// attributes that glauth returns twice (a custom objectClass or mail next to
+// glauth's own) into one. It runs before glauth/ldap applies the filter.
 type hidingSearcher struct{ h handler.Handler }
 
 func (s hidingSearcher) Search(boundDN string, req gldap.SearchRequest, conn net.Conn) (gldap.ServerSearchResult, error) {
@@ -327,10 +331,33 @@ func (s hidingSearcher) Search(boundDN string, req gldap.SearchRequest, conn net
 		if dn == svcDN || strings.HasPrefix(dn, "ou="+GlauthServiceGroup+",") || strings.HasPrefix(dn, "cn="+GlauthServiceName+",") {
 			continue
 		}
+		e.Attributes = mergeAttributes(e.Attributes)
 		kept = append(kept, e)
 	}
 	res.Entries = kept
 	return res, nil
+}
+
+// mergeAttributes merges attributes of the same name (case-insensitive),
+// dropping duplicate values.
+func mergeAttributes(attrs []*gldap.EntryAttribute) []*gldap.EntryAttribute {
+	out := attrs[:0]
+	index := map[string]*gldap.EntryAttribute{}
+	for _, a := range attrs {
+		key := strings.ToLower(a.Name)
+		first, ok := index[key]
+		if !ok {
+			index[key] = a
+			out = append(out, a)
+			continue
+		}
+		for _, v := range a.Values {
+			if !slices.ContainsFunc(first.Values, func(x string) bool { return strings.EqualFold(x, v) }) {
+				first.Values = append(first.Values, v)
+			}
+		}
+	}
+	return out
 }
 
 // nopMonitor satisfies glauth's (internal) monitoring interface.

@@ -84,6 +84,22 @@ func TestGlauthBindAndSearch(t *testing.T) {
 		t.Errorf("bob's memberOf = %v", mo)
 	}
 
+	// The AD-style filter works; objectClass is one attribute.
+	res, err = c.Search(ldap.NewSearchRequest(g.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(objectClass=user)(sAMAccountName=alice))", []string{"objectClass"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("AD-style filter: %v", err)
+	}
+	if n := len(res.Entries[0].Attributes); n != 1 {
+		t.Errorf("alice has %d attributes, want one objectClass", n)
+	}
+	oc := res.Entries[0].GetAttributeValues("objectClass")
+	for _, want := range []string{"posixAccount", "inetOrgPerson", "user"} {
+		if !slices.Contains(oc, want) {
+			t.Errorf("objectClass %v lacks %s", oc, want)
+		}
+	}
+
 	// The disabled user carries userAccountControl 514.
 	res, err = c.Search(ldap.NewSearchRequest(g.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		"(userAccountControl=514)", []string{"uid", "accountStatus"}, nil))
@@ -160,5 +176,42 @@ func TestGlauthPagedSearchComesInOnePage(t *testing.T) {
 	}
 	if len(res.Entries) != len(users) {
 		t.Fatalf("paged search: %d entries, want %d", len(res.Entries), len(users))
+	}
+}
+
+// TestGlauthConcurrentClients checks (under -race) that parallel binds and
+// searches are safe: product tests run sign-ins concurrently.
+func TestGlauthConcurrentClients(t *testing.T) {
+	users, groups := DemoDirectory()
+	g := StartGlauth(t, users, groups...)
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			errs <- func() error {
+				c, err := ldap.DialURL("ldap://" + g.Addr)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				if err := c.Bind(g.BindDN, g.BindPassword); err != nil {
+					return err
+				}
+				u := users[i%len(users)]
+				res, err := c.Search(ldap.NewSearchRequest(g.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+					"(uid="+u.Name+")", []string{"uid"}, nil))
+				if err != nil {
+					return err
+				}
+				if len(res.Entries) != 1 {
+					return errors.New("user not found")
+				}
+				return c.Bind(res.Entries[0].DN, DemoPassword)
+			}()
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -172,7 +172,7 @@ func TestSlapdSmallLimitsAndAnonymous(t *testing.T) {
 	}
 
 	// ...and everything with WithAnonymousRead.
-	s2 := StartSlapd(t, people, WithAnonymousRead())
+	s2 := StartSlapd(t, people, WithAnonymousRead(), WithTimeLimit(5))
 	a2, err := ldap.DialURL("ldap://" + s2.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -414,5 +414,23 @@ func TestSlapdScale(t *testing.T) {
 		}
 		t.Logf("paged search, page size %d: %d entries in %v", size, count, time.Since(start))
 		start = time.Now()
+	}
+}
+
+func TestSlapdNotInstalled(t *testing.T) {
+	saved := SlapdPath
+	SlapdPath = "/nonexistent/slapd"
+	defer func() { SlapdPath = saved }()
+	_, _, err := StartSlapdServer(t.TempDir(), nil)
+	if !errors.Is(err, ErrSlapdNotInstalled) {
+		t.Fatalf("err = %v, want ErrSlapdNotInstalled", err)
+	}
+}
+
+func TestSlapdStartFailureReportsStderr(t *testing.T) {
+	// A person with an attribute the schema does not know makes slapadd fail.
+	_, _, err := StartSlapdServer(t.TempDir(), []Person{{UID: "x", Extra: map[string][]string{"noSuchAttribute": {"1"}}}})
+	if err == nil || !strings.Contains(err.Error(), "slapadd") || !strings.Contains(err.Error(), "noSuchAttribute") {
+		t.Fatalf("err = %v, want slapadd's complaint", err)
 	}
 }
