@@ -433,4 +433,5 @@ func TestSlapdStartFailureReportsStderr(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "slapadd") || !strings.Contains(err.Error(), "noSuchAttribute") {
 		t.Fatalf("err = %v, want slapadd's complaint", err)
 	}
+	t.Log(err)
 }
