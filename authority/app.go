@@ -134,7 +134,12 @@ func (a *App) wire(ctx context.Context) error {
 	a.Holds = legalhold.New(a.DB, a.Users, now)
 	a.SignIn = &signin.Service{DB: a.DB, Orgs: a.Orgs, Users: a.Users}
 	a.LDAP = ldapauth.NewService(a.DB, a.Box, a.Log.With(serverlog.LoggerKey, "ldapauth"))
-	// DIRSYNC wiring (dirsync) goes here.
+	a.SignIn.LDAP = signin.NewDirectory(a.LDAP, a.Orgs, a.Users, a.Log.With(serverlog.LoggerKey, "signin"))
+	a.Sync = dirsync.New(dirsync.Config{DB: a.DB, Orgs: a.Orgs, Users: a.Users, LDAP: a.LDAP, Box: a.Box, Log: a.Log, Now: now, LockFile: filepath.Join(a.Config.DataDir, dirsync.LockFileName)})
+	a.onClose(a.Sync.Close)
+	if err := a.Sync.Recover(ctx); err != nil {
+		return err
+	}
 	a.Web = &web.Server{Orgs: a.Orgs, Users: a.Users, Holds: a.Holds, SignIn: a.SignIn, LDAP: a.LDAP, Sync: a.Sync,
 		Log: a.Log.With(serverlog.ThreadKey, "http"), Now: now}
 	return nil

@@ -2,11 +2,109 @@ package authority
 
 import (
 	"context"
-	"errors"
+	"fmt"
+
+	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/testenv"
 )
 
-// startDemo starts the in-process test directory and the org Demo that uses it.
-// (The LDAP engineer fills this in.)
+// Names of what --demo creates.
+const (
+	DemoOrgName    = "Demo"
+	DemoServerName = "Demo directory"
+)
+
+// The demo server's scripts: the documented examples, adapted to the demo
+// directory's layout (cn=USER,ou=GROUP,ou=users,dc=example,dc=com).
+const (
+	demoFilter       = "(&(objectClass=user)(sAMAccountName=%u))"
+	demoActiveScript = "function(entry) {\n  return !(entry.userAccountControl & 0x2);\n}"
+	demoOrgScript    = `function getOrgName(entry) {
+  var dn = entry.dn.toLowerCase();
+  if (dn.indexOf("ou=staff,") >= 0) { return "Demo Staff"; }
+  if (dn.indexOf("ou=students,") >= 0) { return "Demo Students"; }
+  return "";
+}`
+	demoRoleScript = `function getRoles(entry) {
+  var roles = ["Desktop User", "PROe User"];
+  var groups = entry.memberOf || [];
+  for (var i = 0; i < groups.length; i++) {
+    var g = groups[i].toLowerCase();
+    if (g.indexOf("=admins,") >= 0) { roles.push("Org Admin"); }
+    if (g.indexOf("=managers,") >= 0) { roles.push("Org Manager"); }
+    if (g.indexOf("=support,") >= 0) { roles.push("Org Help Desk"); }
+  }
+  return roles;
+}`
+)
+
+// startDemo starts the in-process test directory (glauth, with the sample
+// people of testenv.DemoDirectory) and points the org Demo at it, creating
+// both on the first demo start and updating the server's address on later
+// ones. It prints how to sign in.
 func (a *App) startDemo(ctx context.Context) error {
-	return errors.New("authority: --demo is not available yet")
+	people, groups := testenv.DemoDirectory()
+	dir, stop, err := testenv.StartGlauthServer(people, groups)
+	if err != nil {
+		return fmt.Errorf("authority: start the demo directory: %w", err)
+	}
+	a.onClose(func() error { stop(); return nil })
+
+	srv, err := a.demoServer(ctx, dir)
+	if err != nil {
+		return err
+	}
+	org, err := a.demoOrg(ctx, srv.ID)
+	if err != nil {
+		return err
+	}
+	a.Log.Info("demo directory started", "url", dir.URL, "org", org.Name)
+	fmt.Fprintf(a.Config.Stdout, `Demo: an in-process directory at %s with the people alice, bob, carol, dave (disabled),
+erin, frank and grace, all with the password %s. The org %q authenticates against it;
+its registration key is %s.
+
+Sign a new user in as the desktop app would:
+
+    curl -s -X POST http://%s/api/v1/login \
+      -d '{"username":"alice","password":"%s","registrationKey":"%s","deviceGuid":"demo-laptop-1","deviceName":"Alice laptop"}'
+
+dave is refused by the active script (his account is disabled); alice lands in the org "Demo Staff",
+created by the org name script, with the roles the role name script grants.
+
+`, dir.URL, testenv.DemoPassword, org.Name, org.RegistrationKey, a.Config.Listen, testenv.DemoPassword, org.RegistrationKey)
+	return nil
+}
+
+func (a *App) demoServer(ctx context.Context, dir *testenv.Glauth) (ldapauth.Server, error) {
+	list, err := a.LDAP.List(ctx)
+	if err != nil {
+		return ldapauth.Server{}, err
+	}
+	url := dir.URL
+	for _, s := range list {
+		if s.Name == DemoServerName {
+			// The directory listens on a new port at every start.
+			return a.LDAP.Update(ctx, s.ID, ldapauth.ServerInput{URL: &url})
+		}
+	}
+	name, bindDN, bindPW := DemoServerName, dir.BindDN, dir.BindPassword
+	filter, active, org, role := demoFilter, demoActiveScript, demoOrgScript, demoRoleScript
+	mail, first, last := "mail", "givenName", "sn"
+	return a.LDAP.Create(ctx, ldapauth.ServerInput{Name: &name, URL: &url, BindDN: &bindDN, BindPassword: &bindPW,
+		SearchFilter: &filter, EmailAttribute: &mail, FirstNameAttribute: &first, LastNameAttribute: &last,
+		ActiveScript: &active, OrgNameScript: &org, RoleNameScript: &role})
+}
+
+func (a *App) demoOrg(ctx context.Context, serverID int64) (orgs.Org, error) {
+	o, err := a.Orgs.ByName(ctx, DemoOrgName)
+	if err == nil {
+		return o, nil
+	}
+	if !apperr.Is(err, apperr.KindNotFound) {
+		return orgs.Org{}, err
+	}
+	name, method, servers := DemoOrgName, orgs.AuthLDAP, []int64{serverID}
+	return a.Orgs.Create(ctx, orgs.Input{Name: &name, AuthMethod: &method, LDAPServerIDs: &servers})
 }

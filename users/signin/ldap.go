@@ -1,0 +1,286 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/ldapauth/script"
+	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/users"
+)
+
+// Directory is the LDAP half of sign-in (LDAPFlow) over package ldapauth:
+// search-then-bind on the servers of the user's org, and at registration the
+// active, org name and role name scripts.
+type Directory struct {
+	LDAP  *ldapauth.Service
+	Orgs  *orgs.Service
+	Users *users.Service
+	Log   *slog.Logger
+
+	mu      sync.Mutex
+	scripts map[int64]compiled // by server id
+	runners sync.Pool          // *script.Runner
+}
+
+type compiled struct {
+	key string // the three sources, to notice edits
+	set *script.Set
+}
+
+// NewDirectory returns the LDAP sign-in flow.
+func NewDirectory(l *ldapauth.Service, o *orgs.Service, u *users.Service, log *slog.Logger) *Directory {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Directory{LDAP: l, Orgs: o, Users: u, Log: log, scripts: map[int64]compiled{}}
+}
+
+// servers returns the org's LDAP servers, the one the user last matched first.
+func (d *Directory) servers(ctx context.Context, org orgs.Org, preferred *int64) ([]ldapauth.Server, error) {
+	ids := append([]int64(nil), org.EffectiveLDAPServerIDs...)
+	if preferred != nil {
+		for i, id := range ids {
+			if id == *preferred {
+				ids[0], ids[i] = ids[i], ids[0]
+				break
+			}
+		}
+	}
+	out := make([]ldapauth.Server, 0, len(ids))
+	for _, id := range ids {
+		srv, err := d.LDAP.Get(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("signin: LDAP server %d of org %s: %w", id, org.Name, err)
+		}
+		out = append(out, srv)
+	}
+	if len(out) == 0 {
+		return nil, apperr.Unavailable(nil, "org %q authenticates with LDAP but has no LDAP server", org.Name)
+	}
+	return out, nil
+}
+
+// authenticate tries each server in turn. It returns the server and entry
+// that accepted the credentials; ErrInvalidCredentials when every reachable
+// server refused them; Unavailable when none accepted and one was down.
+func (d *Directory) authenticate(ctx context.Context, srvs []ldapauth.Server, username, password string) (ldapauth.Server, *ldapauth.Entry, error) {
+	var down error
+	for _, srv := range srvs {
+		e, err := ldapauth.Authenticate(ctx, srv, username, password)
+		switch {
+		case err == nil:
+			return srv, e, nil
+		case apperr.Is(err, apperr.KindUnauthorized):
+			continue
+		default:
+			d.Log.Warn("sign-in: LDAP server unavailable", "server", srv.Name, "err", err)
+			down = err
+		}
+	}
+	if down != nil {
+		return ldapauth.Server{}, nil, down
+	}
+	return ldapauth.Server{}, nil, ErrInvalidCredentials
+}
+
+// Verify implements LDAPFlow.
+func (d *Directory) Verify(ctx context.Context, u users.User, org orgs.Org, password string) error {
+	if password == "" {
+		return ErrInvalidCredentials
+	}
+	srvs, err := d.servers(ctx, org, u.LDAPServerID)
+	if err != nil {
+		return err
+	}
+	_, _, err = d.authenticate(ctx, srvs, u.Username, password)
+	if apperr.Is(err, apperr.KindUnauthorized) {
+		return ErrInvalidCredentials
+	}
+	return err
+}
+
+// Register implements LDAPFlow: authenticate on org's servers, run the
+// scripts, and return the user to create. The org name script may name a new
+// org, which is created here as a child of org (the only place LDAP creates
+// orgs).
+func (d *Directory) Register(ctx context.Context, org orgs.Org, req Request) (users.NewUser, bool, error) {
+	srvs, err := d.servers(ctx, org, nil)
+	if err != nil {
+		return users.NewUser{}, false, err
+	}
+	srv, entry, err := d.authenticate(ctx, srvs, req.Username, req.Password)
+	if apperr.Is(err, apperr.KindUnauthorized) {
+		// Refused: a wrong password, or not in the directory at all. Only the
+		// second falls to the registrants-not-found policy.
+		found, ferr := d.exists(ctx, srvs, req.Username)
+		if ferr != nil {
+			return users.NewUser{}, false, ferr
+		}
+		if found {
+			return users.NewUser{}, true, ErrInvalidCredentials
+		}
+		return users.NewUser{}, false, nil
+	}
+	if err != nil {
+		return users.NewUser{}, false, err
+	}
+
+	set, err := d.compiledScripts(srv)
+	if err != nil {
+		d.Log.Error("sign-in: the server's scripts do not compile", "server", srv.Name, "err", err)
+		return users.NewUser{}, true, apperr.Unavailable(err, "the LDAP server %q has scripts that do not compile: an administrator must fix them", srv.Name)
+	}
+	runner := d.runner(srv)
+	res := runner.Run(set, entry.DN, entry.Attrs)
+	d.runners.Put(runner)
+	if len(res.Errors) > 0 {
+		d.Log.Warn("sign-in: script error at registration", "server", srv.Name, "username", req.Username, "errors", strings.Join(res.Errors, "; "))
+		return users.NewUser{}, true, &StatusError{Status: users.StatusDeactivated, Reason: "the directory scripts failed for this account; ask an administrator"}
+	}
+	if !res.Active {
+		return users.NewUser{}, true, &StatusError{Status: users.StatusDeactivated, Reason: "the directory marks this account inactive"}
+	}
+
+	target := org
+	if name := strings.TrimSpace(res.OrgName); name != "" {
+		if target, err = d.orgNamed(ctx, org, name); err != nil {
+			return users.NewUser{}, true, err
+		}
+	}
+	roles, err := d.mappedRoles(ctx, res.Roles)
+	if err != nil {
+		return users.NewUser{}, true, err
+	}
+	p := srv.Person(entry)
+	username := strings.TrimSpace(req.Username)
+	for _, u := range p.Usernames {
+		if strings.EqualFold(u, username) {
+			username = u // the directory's spelling
+		}
+	}
+	id := srv.ID
+	return users.NewUser{
+		Username: username, Email: p.EmailFor(username), FirstName: p.FirstName, LastName: p.LastName,
+		OrgID: target.ID, Roles: roles, LDAPServerID: &id, LDAPDN: entry.DN, LDAPUID: p.UID,
+	}, true, nil
+}
+
+// exists reports whether username has an entry on any of srvs.
+func (d *Directory) exists(ctx context.Context, srvs []ldapauth.Server, username string) (bool, error) {
+	var down error
+	for _, srv := range srvs {
+		c, err := ldapauth.Dial(ctx, srv)
+		if err != nil {
+			down = err
+			continue
+		}
+		entries, err := c.FindUsers(ctx, username)
+		c.Close()
+		if err != nil {
+			down = err
+			continue
+		}
+		if len(entries) > 0 {
+			return true, nil
+		}
+	}
+	if down != nil {
+		// Rather than apply the not-found policy to someone who may exist on
+		// the server that did not answer, say the directory is unavailable.
+		return false, down
+	}
+	return false, nil
+}
+
+// orgNamed returns the org with that name, creating it as a child of parent
+// when there is none.
+func (d *Directory) orgNamed(ctx context.Context, parent orgs.Org, name string) (orgs.Org, error) {
+	o, err := d.Orgs.ByName(ctx, name)
+	if err == nil {
+		return o, nil
+	}
+	if !apperr.Is(err, apperr.KindNotFound) {
+		return orgs.Org{}, err
+	}
+	pid := parent.ID
+	o, err = d.Orgs.Create(ctx, orgs.Input{Name: &name, ParentID: &pid})
+	if err != nil {
+		// Another sign-in may have created it a moment ago.
+		if again, aerr := d.Orgs.ByName(ctx, name); aerr == nil {
+			return again, nil
+		}
+		return orgs.Org{}, fmt.Errorf("signin: create org %q named by the org name script: %w", name, err)
+	}
+	d.Log.Info("sign-in: created org named by the org name script", "org", o.Name, "id", o.ID, "parent", parent.Name)
+	return o, nil
+}
+
+// mappedRoles keeps the roles that are on the Role Mapping list, in their
+// stored spelling. None left means the org's default roles.
+func (d *Directory) mappedRoles(ctx context.Context, wanted []string) ([]string, error) {
+	if len(wanted) == 0 {
+		return nil, nil
+	}
+	mapping, err := d.Users.MappingSet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, w := range wanted {
+		if canon, ok := mapping[strings.ToLower(strings.TrimSpace(w))]; ok && !seen[canon] {
+			seen[canon] = true
+			out = append(out, canon)
+		}
+	}
+	return out, nil
+}
+
+// compiledScripts returns the server's scripts, compiled once per version of their text.
+func (d *Directory) compiledScripts(srv ldapauth.Server) (*script.Set, error) {
+	key := srv.ActiveScript + "\x00" + srv.OrgNameScript + "\x00" + srv.RoleNameScript
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c, ok := d.scripts[srv.ID]; ok && c.key == key {
+		return c.set, nil
+	}
+	set, err := script.CompileSet(srv.ActiveScript, srv.OrgNameScript, srv.RoleNameScript)
+	if err != nil {
+		return nil, err
+	}
+	d.scripts[srv.ID] = compiled{key: key, set: set}
+	return set, nil
+}
+
+func (d *Directory) runner(ldapauth.Server) *script.Runner {
+	if r, ok := d.runners.Get().(*script.Runner); ok {
+		return r
+	}
+	return script.NewRunner(script.DefaultLimit)
+}
+
+// NotFoundOrg implements LDAPFlow: the registrants-not-found policy.
+func (d *Directory) NotFoundOrg(ctx context.Context) (int64, bool, error) {
+	st, err := d.LDAP.Settings(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	id, ok := st.RegistrantsOrg()
+	if !ok {
+		return 0, false, nil
+	}
+	o, err := d.Orgs.Get(ctx, id)
+	if err != nil || o.UsesLDAP() {
+		// The policy names an org that is gone or now uses LDAP: deny, and say so.
+		d.Log.Warn("sign-in: the registrants-not-found org cannot take local users; denying", "org", id, "err", errors.Join(err))
+		return 0, false, nil
+	}
+	return o.ID, true, nil
+}
