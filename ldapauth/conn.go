@@ -27,6 +27,10 @@ const (
 	DialRetryDelay = 200 * time.Millisecond
 )
 
+// ldapTimeoutMargin is how much later than the operation's deadline
+// go-ldap's own request timer fires.
+const ldapTimeoutMargin = 5 * time.Second
+
 // maxReferralHops bounds how far followed referrals are chased.
 const maxReferralHops = 3
 
@@ -44,6 +48,9 @@ type Conn struct {
 	l       *ldap.Conn
 	timeout time.Duration
 	hops    int // referral depth of this connection (0: the configured server)
+	// noPaging leaves the paging control out, as a server that ignores it
+	// would (tests use it to reach the server's unpaged size limit).
+	noPaging bool
 }
 
 // Dial connects to srv (TCP, then TLS for ldaps:// or StartTLS), retrying a
@@ -128,7 +135,12 @@ func (c *Conn) dialOnce(ctx context.Context, cfg *tls.Config) error {
 	}
 	l := ldap.NewConn(nc, isTLS)
 	l.Start()
-	l.SetTimeout(c.timeout)
+	// go-ldap's own per-request timer is a backstop only: the context
+	// deadline of op (c.timeout) fires first and closes the connection. The
+	// margin also means go-ldap can never give up delivering a packet (which
+	// it does silently after its timeout) while an operation is still
+	// considered running.
+	l.SetTimeout(c.timeout + ldapTimeoutMargin)
 	c.l = l
 	if c.srv.StartTLS {
 		err := c.op(dctx, func() error { return l.StartTLS(cfg) })
@@ -279,8 +291,12 @@ func (c *Conn) Count(ctx context.Context) (int, error) {
 func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*Entry) error) error {
 	size := c.srv.pageSize()
 	paging := ldap.NewControlPaging(uint32(size))
+	controls := []ldap.Control{paging}
+	if c.noPaging {
+		controls = nil
+	}
 	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
-		0, int(c.timeout/time.Second), false, filter, searchAttributes, []ldap.Control{paging})
+		0, int(c.timeout/time.Second), false, filter, searchAttributes, controls)
 	var refs []string
 	for pageNo := 1; ; pageNo++ {
 		var res *ldap.SearchResult

@@ -1,0 +1,89 @@
+package ldapauth
+
+import (
+	"context"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/authority-server/authority/internal/apperr"
+)
+
+// ErrInvalidCredentials is the one answer for "no such user", "several
+// entries for this username" and "wrong password", so that an answer never
+// reveals whether a username exists. Its message is the same as
+// signin.ErrInvalidCredentials'.
+var ErrInvalidCredentials = &apperr.Error{Kind: apperr.KindUnauthorized, Message: "invalid username, password or registration key"}
+
+// Authenticate checks username and password against srv: bind as the
+// service account, search with the filter (%u → the username, escaped once),
+// require exactly one entry, then bind as that entry's DN with the password
+// on a separate connection. It returns the entry (sensitive attributes
+// removed).
+//
+// Errors: ErrInvalidCredentials for an empty password (refused before any
+// network traffic: an empty password would be an unauthenticated bind, which
+// servers accept as anonymous, and glauth accepts for users without a
+// password hash), an empty username, zero or several entries, an entry whose
+// username attribute does not hold the username (a server that matched
+// loosely), or a refused bind; an *apperr.Error of kind KindUnavailable when
+// the server cannot be reached, refuses the service account, or fails the
+// search. A whitespace-only password is a real password and is sent as it
+// is.
+//
+// A disabled account that the directory still lets bind (glauth; AD refuses
+// the bind itself) is not refused here: the active script decides who is
+// active, and sign-in and sync run it after authentication.
+func Authenticate(ctx context.Context, srv Server, username, password string) (*Entry, error) {
+	if password == "" || strings.TrimSpace(username) == "" {
+		return nil, ErrInvalidCredentials
+	}
+	c, err := Dial(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := c.FindUsers(ctx, username)
+	c.Close()
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) != 1 {
+		return nil, ErrInvalidCredentials
+	}
+	e := entries[0]
+	if strings.TrimSpace(e.DN) == "" || !holdsUsername(srv, e, username) {
+		return nil, ErrInvalidCredentials
+	}
+	uc, err := connect(ctx, srv)
+	if err != nil {
+		return nil, err
+	}
+	defer uc.Close()
+	err = uc.bindAs(ctx, e.DN, password)
+	switch {
+	case err == nil:
+		return e, nil
+	case ldap.IsErrorAnyOf(err, ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInappropriateAuthentication,
+		ldap.LDAPResultUnwillingToPerform, ldap.LDAPResultInsufficientAccessRights, ldap.LDAPResultInvalidDNSyntax,
+		ldap.LDAPResultNoSuchObject, ldap.LDAPResultConstraintViolation, ldap.ErrorEmptyPassword):
+		// 49 wrong password (AD: also disabled, locked, expired), 48/53 the
+		// server will not take a simple bind for this entry, 19 password
+		// policy; all are "these credentials do not sign in".
+		return nil, ErrInvalidCredentials
+	default:
+		return nil, apperr.Unavailable(err, "ldapauth: bind as the user to %s", srv.URL)
+	}
+}
+
+// holdsUsername reports whether e's username attribute has the value
+// username (case-insensitively, ignoring surrounding spaces), so that a
+// directory that evaluates the filter loosely never signs in someone else.
+func holdsUsername(srv Server, e *Entry, username string) bool {
+	want := strings.TrimSpace(username)
+	for _, u := range srv.Person(e).Usernames {
+		if strings.EqualFold(u, want) {
+			return true
+		}
+	}
+	return false
+}
