@@ -2,9 +2,18 @@ package authority
 
 import "context"
 
-// startBackground starts the jobs that run while serving (the sync schedule).
-// (The dirsync engineer fills this in.)
-func (a *App) startBackground(ctx context.Context) {}
+// startBackground starts the jobs that run while serving: the sync schedule.
+func (a *App) startBackground(ctx context.Context) {
+	if a.Sync != nil {
+		a.Sync.StartScheduler(ctx)
+	}
+}
 
-// stopBackground waits for the background jobs after the server stopped.
-func (a *App) stopBackground() {}
+// stopBackground stops the sync schedule after the server stopped: a
+// scheduled run going on is cancelled (recorded as failed, interrupted) and
+// waited for.
+func (a *App) stopBackground() {
+	if a.Sync != nil {
+		a.Sync.StopScheduler()
+	}
+}

@@ -1,5 +1,284 @@
 package dirsync
 
-// Service runs and records directory syncs.
-// (Placeholder: the dirsync engineer replaces this file.)
-type Service struct{}
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/secret"
+	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/users"
+)
+
+// Config is what a Service is built from.
+type Config struct {
+	DB    *sqlx.DB
+	Orgs  *orgs.Service
+	Users *users.Service
+	LDAP  *ldapauth.Service
+	Box   *secret.Box // seals the SMTP password
+	Log   *slog.Logger
+	Now   func() time.Time // time.Now when nil
+	// LockFile, when set, makes runs exclusive across processes sharing the
+	// data directory (`authority serve` and `authority sync`); a run left
+	// "running" is known to be interrupted when the lock is free.
+	LockFile string
+	// ScriptLimit is the time limit of one script call (script.DefaultLimit when 0).
+	ScriptLimit time.Duration
+	// MailTimeout bounds one summary email's SMTP conversation (1 minute when 0).
+	MailTimeout time.Duration
+}
+
+// Service runs and records directory syncs. It is safe for concurrent use;
+// at most one run goes on at a time.
+type Service struct {
+	db          *sqlx.DB
+	orgs        *orgs.Service
+	users       *users.Service
+	ldap        *ldapauth.Service
+	box         *secret.Box
+	log         *slog.Logger
+	now         func() time.Time
+	lockFile    string
+	scriptLimit time.Duration
+	mailTimeout time.Duration
+
+	base   context.Context // cancelled by Close: stops runs and the scheduler
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background runs (until their email is sent)
+
+	mu     sync.Mutex
+	cur    *slot // the run going on in this process, if any
+	closed bool
+
+	schedMu   sync.Mutex
+	schedStop context.CancelFunc
+	schedDone chan struct{}
+}
+
+// slot is the right to run: held from the start of a run to its end.
+type slot struct {
+	runID int64
+	lock  *fileLock
+}
+
+// New returns a Service. Call Recover once at start and Close at the end.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.MailTimeout <= 0 {
+		cfg.MailTimeout = time.Minute
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &Service{db: cfg.DB, orgs: cfg.Orgs, users: cfg.Users, ldap: cfg.LDAP, box: cfg.Box, log: cfg.Log,
+		now: cfg.Now, lockFile: cfg.LockFile, scriptLimit: cfg.ScriptLimit, mailTimeout: cfg.MailTimeout,
+		base: base, cancel: cancel}
+}
+
+// Subject is the administrator who asked for a run (nil in a Request: the
+// system, for scheduled runs and the command line).
+type Subject struct {
+	UserID   int64
+	Username string
+	OrgID    int64
+}
+
+// Request asks for one run.
+type Request struct {
+	Simulate      bool
+	OverrideValve bool     // deactivate even when the safety valve would stop it (this run only)
+	Scheduled     bool     // started by the schedule
+	Subject       *Subject // nil: the system
+}
+
+func (r Request) trigger() Trigger {
+	switch {
+	case r.Simulate:
+		return TriggerSimulate
+	case r.Scheduled:
+		return TriggerSchedule
+	}
+	return TriggerManual
+}
+
+func (r Request) startedBy() string {
+	if r.Subject == nil {
+		return "system"
+	}
+	return fmt.Sprintf("%d/%s", r.Subject.UserID, r.Subject.Username)
+}
+
+// ErrRunning is the apperr Conflict of a request made while a run goes on.
+func errRunning(id int64) error {
+	if id == 0 {
+		return apperr.Conflict("", "a directory sync is already running in another process on this data directory (authority sync or authority serve); wait for it to finish")
+	}
+	return apperr.Conflict("", "directory sync run %d is still running; wait for it to finish", id)
+}
+
+// acquire takes the run slot (in this process, then across processes) and
+// fails runs a crash left "running".
+func (s *Service) acquire(ctx context.Context) (*slot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, apperr.Unavailable(nil, "the server is shutting down")
+	}
+	if s.cur != nil {
+		return nil, errRunning(s.cur.runID)
+	}
+	sl := &slot{}
+	if s.lockFile != "" {
+		lk, ok, err := tryLockFile(s.lockFile)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, errRunning(0)
+		}
+		sl.lock = lk
+	}
+	if n, err := s.markInterrupted(ctx); err != nil {
+		sl.lock.unlock()
+		return nil, err
+	} else if n > 0 {
+		s.log.Warn(fmt.Sprintf("DIRSYNC:: Marked %d interrupted run(s) as failed", n), "thread", "dirsync")
+	}
+	s.cur = sl
+	return sl, nil
+}
+
+func (s *Service) release(sl *slot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl.lock.unlock()
+	if s.cur == sl {
+		s.cur = nil
+	}
+}
+
+// Recover marks runs that a crash or kill left "running" as failed
+// ("interrupted"). It does nothing while another process runs a sync on the
+// same data directory.
+func (s *Service) Recover(ctx context.Context) error {
+	sl, err := s.acquire(ctx)
+	if apperr.Is(err, apperr.KindConflict) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.release(sl)
+	return nil
+}
+
+// Start begins a run in the background and returns it at once (status
+// running). While a run goes on it fails with an apperr Conflict.
+func (s *Service) Start(ctx context.Context, req Request) (Run, error) {
+	sl, err := s.acquire(ctx)
+	if err != nil {
+		return Run{}, err
+	}
+	start := s.now()
+	id, err := s.insertRun(ctx, req, req.startedBy(), start)
+	if err != nil {
+		s.release(sl)
+		return Run{}, err
+	}
+	sl.runID = id
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.execute(s.base, sl, req, start)
+	}()
+	return Run{ID: id, Trigger: req.trigger(), Simulated: req.Simulate, OverrideValve: req.OverrideValve,
+		StartedBy: req.startedBy(), Status: StatusRunning, StartedAt: start, Orgs: []OrgCounts{}, Changes: []Change{}}, nil
+}
+
+// Run runs one sync to its end (summary email included) and returns it with
+// at most 100 of its change lines. While another run goes on it fails with an
+// apperr Conflict. A run that fails is returned with status failed and a nil
+// error; the error is for runs that could not be recorded at all.
+func (s *Service) Run(ctx context.Context, req Request) (Run, error) {
+	sl, err := s.acquire(ctx)
+	if err != nil {
+		return Run{}, err
+	}
+	start := s.now()
+	id, err := s.insertRun(ctx, req, req.startedBy(), start)
+	if err != nil {
+		s.release(sl)
+		return Run{}, err
+	}
+	sl.runID = id
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.base, cancel)
+	defer stop()
+	s.execute(ctx, sl, req, start)
+	return s.Get(context.WithoutCancel(ctx), id, ListOptions{ChangesLimit: 100})
+}
+
+// Wait blocks until the background runs started with Start have ended and
+// sent their email, or ctx ends.
+func (s *Service) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the scheduler, cancels a run going on (it is recorded as
+// failed, interrupted) and waits for background runs to end.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.StopScheduler()
+	s.cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// Running returns the id of the run going on in this process (0 for none).
+func (s *Service) Running() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == nil {
+		return 0
+	}
+	return s.cur.runID
+}
+
+// settings reads the LDAP settings the sync uses: the interval and the valve.
+func (s *Service) settings(ctx context.Context) (interval time.Duration, enabled bool, raw string, v Valve, err error) {
+	interval, enabled, raw, v = 12*time.Hour, true, "12h", Valve{DefaultValvePercent, DefaultValveMinUsers}
+	if s.ldap == nil {
+		return interval, enabled, raw, v, nil
+	}
+	st, err := s.ldap.Settings(ctx)
+	if err != nil {
+		return 0, false, "", Valve{}, fmt.Errorf("dirsync: read LDAP settings: %w", err)
+	}
+	interval, enabled = st.Interval()
+	raw = st.SyncInterval
+	v = Valve{Percent: st.ValvePercent, MinUsers: st.ValveMinUsers}
+	return interval, enabled, raw, v, nil
+}
+
+// LockFileName is the name of the run lock file inside the data directory.
+const LockFileName = "dirsync.lock"
