@@ -137,8 +137,10 @@ func (s *Service) register(ctx context.Context, req Request) (Result, error) {
 		users.BurnPasswordCheck(req.Password)
 		return Result{}, ErrInvalidCredentials
 	}
-	if err := users.ValidateUsername(req.Username); err != nil {
-		return Result{}, err
+	if users.ValidateUsername(strings.TrimSpace(req.Username)) != nil {
+		// A username that cannot exist gets the same answer as one that does not.
+		users.BurnPasswordCheck(req.Password)
+		return Result{}, ErrInvalidCredentials
 	}
 	org, err := s.Orgs.ByRegistrationKey(ctx, req.RegistrationKey)
 	if err != nil {
