@@ -217,11 +217,7 @@ func (in ServerInput) apply(srv *Server) {
 // active script). Each problem is an *apperr.Error of kind KindInvalid
 // naming the field (and, for a script, the line and column).
 func (s *Service) Create(ctx context.Context, in ServerInput) (Server, error) {
-	srv := Server{
-		EmailAttribute: DefaultEmailAttribute, FirstNameAttribute: DefaultFirstNameAttr, LastNameAttribute: DefaultLastNameAttr,
-		TimeoutSeconds: DefaultTimeoutSeconds, PageSize: DefaultPageSize, ActiveScript: DefaultActiveScript,
-		SensitiveAttributes: []string{},
-	}
+	srv := newServerDefaults()
 	in.apply(&srv)
 	if err := normalize(&srv); err != nil {
 		return Server{}, err
@@ -250,6 +246,34 @@ func (s *Service) Create(ctx context.Context, in ServerInput) (Server, error) {
 	}
 	s.log.Info("ldap server created", "id", id, "name", srv.Name, "url", srv.URL)
 	return s.Get(ctx, id)
+}
+
+// Draft returns server id with the fields present in in applied and
+// validated, without storing anything (id 0: a new server with the
+// defaults), so that an administrator can test or preview unsaved settings.
+// A draft of a stored server keeps its bind password unless in sets one.
+func (s *Service) Draft(ctx context.Context, id int64, in ServerInput) (Server, error) {
+	srv := newServerDefaults()
+	if id != 0 {
+		var err error
+		if srv, err = s.Get(ctx, id); err != nil {
+			return Server{}, err
+		}
+	}
+	in.apply(&srv)
+	if err := normalize(&srv); err != nil {
+		return Server{}, err
+	}
+	srv.HasBindPassword = srv.BindPassword != ""
+	return srv, nil
+}
+
+func newServerDefaults() Server {
+	return Server{
+		EmailAttribute: DefaultEmailAttribute, FirstNameAttribute: DefaultFirstNameAttr, LastNameAttribute: DefaultLastNameAttr,
+		TimeoutSeconds: DefaultTimeoutSeconds, PageSize: DefaultPageSize, ActiveScript: DefaultActiveScript,
+		SensitiveAttributes: []string{},
+	}
 }
 
 // Update validates and applies the fields present in in to server id. The

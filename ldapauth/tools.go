@@ -279,4 +279,3 @@ func (c *Conn) readEntry(ctx context.Context, dn string) (*Entry, error) {
 	}
 	return decodeEntry(res.Entries[0], c.srv.SensitiveAttributes), nil
 }
-
