@@ -308,7 +308,13 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 	err = conn.SearchAll(ctx, func(page []*ldapauth.Entry) error {
 		pages++
 		e.pages++
-		return e.page(ctx, srv, page)
+		if err := e.page(ctx, srv, page); err != nil {
+			return err
+		}
+		if h := e.s.pageHook; h != nil {
+			h(srv.ID, pages)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("search LDAP server %d (%s, %s) failed after %d page(s): %w", srv.ID, srv.Name, srv.URL, pages, err)

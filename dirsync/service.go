@@ -57,6 +57,10 @@ type Service struct {
 	cur    *slot // the run going on in this process, if any
 	closed bool
 
+	// pageHook, when set (tests only), is called after each page of a
+	// search has been processed.
+	pageHook func(serverID int64, page int)
+
 	schedMu   sync.Mutex
 	schedStop context.CancelFunc
 	schedDone chan struct{}
