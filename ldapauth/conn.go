@@ -267,10 +267,19 @@ func (c *Conn) SearchAll(ctx context.Context, fn func(page []*Entry) error) erro
 // FindUsers searches for the entries of one username (the filter with %u →
 // the username, escaped exactly once; "*" or "(" in a username match
 // literally). Sign-in wants exactly one.
+//
+// Only entries whose username attribute holds the username
+// (case-insensitively, surrounding spaces ignored) are returned: a directory
+// that evaluates the filter loosely (glauth drops the escaping and matches
+// "alice*" as a wildcard) never makes one username find someone else.
 func (c *Conn) FindUsers(ctx context.Context, username string) ([]*Entry, error) {
 	var out []*Entry
 	err := c.searchPaged(ctx, c.u.baseDN, c.srv.UserFilter(username), func(page []*Entry) error {
-		out = append(out, page...)
+		for _, e := range page {
+			if holdsUsername(c.srv, e, username) {
+				out = append(out, e)
+			}
+		}
 		return nil
 	})
 	if err != nil {
