@@ -315,7 +315,8 @@ func fieldMessage(e *apperr.Error) string {
 		msg += ": " + e.Err.Error()
 	}
 	if e.Line > 0 {
-		msg = fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, msg)
+		pos := fmt.Sprintf("line %d, column %d", e.Line, e.Column)
+		msg = pos + ": " + strings.Replace(msg, " at "+pos, "", 1)
 	}
 	return sentence(msg)
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/authority-server/authority/authority"
+	"github.com/authority-server/authority/testenv"
 	"github.com/authority-server/authority/users"
 )
 
@@ -233,4 +235,149 @@ func TestConsoleOrgFormErrors(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(body, "ust be a whole number of days") {
 		t.Fatalf("bad hold days: %d\n%s", code, body)
 	}
+}
+
+// consoleGlauth starts the demo directory with one more person whose
+// attributes hold markup.
+func consoleGlauth(t *testing.T) *testenv.Glauth {
+	people, groups := testenv.DemoDirectory()
+	people = append(people, testenv.GlauthUser{Name: "mallory", Password: testenv.DemoPassword, GivenName: "<script>alert(1)</script>",
+		SN: `"><img src=x onerror=alert(2)>`, Mail: []string{"mallory@example.com"}, PrimaryGroup: "staff",
+		Custom: map[string][]string{"employeeType": {"staff"}}})
+	return testenv.StartGlauth(t, people, groups...)
+}
+
+// addServerForm is the setup form for the directory g.
+func addServerForm(g *testenv.Glauth) url.Values {
+	return url.Values{"name": {"Corporate <b>LDAP</b>"}, "url": {g.URL}, "bindDN": {g.BindDN}, "bindPassword": {g.BindPassword},
+		"searchFilter": {"(&(objectClass=posixAccount)(uid=%u))"}, "emailAttribute": {"mail"}, "firstNameAttribute": {"givenName"},
+		"lastNameAttribute": {"sn"}, "timeoutSeconds": {"10"}, "pageSize": {"500"},
+		"activeScript":  {"function(entry) { return entry.employeeType != 'student'; }"},
+		"orgNameScript": {""}, "roleNameScript": {"function getRoles(entry) { return ['Desktop User']; }"}}
+}
+
+func (e *consoleEnv) postJSON(path string, form url.Values) (int, map[string]any) {
+	e.t.Helper()
+	form.Set("csrf_token", e.csrf)
+	req, _ := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	code, _, body := e.do(req)
+	var out map[string]any
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
+		e.t.Fatalf("POST %s: %d %q: %v", path, code, body, err)
+	}
+	return code, out
+}
+
+func TestConsoleLDAPServerSetup(t *testing.T) {
+	g := consoleGlauth(t)
+	e := startConsole(t)
+	e.signIn()
+	var pages []string // every page read, to look for the bind password
+	keep := func(body string) string { pages = append(pages, body); return body }
+
+	body := keep(e.follow("/settings/ldap"))
+	if !strings.Contains(body, "No LDAP servers yet. Add one to let people sign in with directory credentials.") {
+		t.Fatalf("no empty state on the LDAP page:\n%s", body)
+	}
+	keep(e.follow("/settings/ldap/servers/new"))
+	// A bad script is refused with its position next to the field.
+	form := addServerForm(g)
+	form.Set("activeScript", "function(entry) {\n  return entry.x ==;\n}")
+	code, _, body := e.post("/settings/ldap/servers", form, false)
+	keep(body)
+	if code != http.StatusBadRequest || !regexp.MustCompile(`id="activeScript-status"[^>]*>Line 2, column \d+: `).MatchString(body) {
+		t.Fatalf("bad active script: %d, want its line and column next to the field\n%s", code, body)
+	}
+	code, loc, body := e.post("/settings/ldap/servers", addServerForm(g), false)
+	if code != http.StatusSeeOther {
+		t.Fatalf("add server: %d\n%s", code, body)
+	}
+	body = keep(e.follow(loc))
+	for _, want := range []string{"LDAP server Corporate &lt;b&gt;LDAP&lt;/b&gt; added", "A password is stored.", `id="preview-table"`,
+		"cn=alice,ou=staff,ou=users,dc=example,dc=com", "alice@example.com", "&lt;script&gt;alert(1)&lt;/script&gt;", "Username attribute: <code id=\"username-attr\">uid</code>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the setup page does not show %q", want)
+		}
+	}
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") || strings.Contains(body, "<b>LDAP") {
+		t.Errorf("the setup page shows a directory value unescaped")
+	}
+	id := strings.TrimPrefix(loc, "/settings/ldap/servers/")
+	// The preview's username search and pages.
+	body = keep(e.follow(loc + "?search=ali"))
+	if !strings.Contains(body, "alice@example.com") || strings.Contains(body, "bob@example.com") {
+		t.Errorf("the preview search for ali does not show just alice")
+	}
+	// The indicators.
+	_, res := e.postJSON(loc+"/test", url.Values{})
+	if res["reachable"] != true || res["bindable"] != true || res["matches"] != float64(8) {
+		t.Errorf("test: %v, want reachable, bindable, 8 matches", res)
+	}
+	// The script editor's check and "try on this entry".
+	_, res = e.postJSON("/settings/ldap/compile", url.Values{"field": {"orgNameScript"}, "source": {"function(e) {\n return e.x +;\n}"}})
+	if res["ok"] != false || !strings.HasPrefix(res["message"].(string), "Line 2, column ") {
+		t.Errorf("compile check: %v", res)
+	}
+	_, res = e.postJSON("/settings/ldap/compile", url.Values{"field": {"activeScript"}, "source": {"function(e) { return true; }"}})
+	if res["ok"] != true {
+		t.Errorf("compile check of a good script: %v", res)
+	}
+	_, res = e.postJSON(loc+"/try", url.Values{"field": {"activeScript"}, "source": {"function(e) { return e.employeeType == 'student'; }"}, "username": {"dave"}})
+	if res["ok"] != true || !strings.Contains(res["message"].(string), "returns true") {
+		t.Errorf("try on dave: %v", res)
+	}
+	// Saving without opening the password box keeps the password.
+	form = addServerForm(g)
+	form.Del("bindPassword")
+	form.Set("name", "Corporate")
+	code, _, body = e.post(loc, form, false)
+	if code != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", code, body)
+	}
+	srv, err := e.app.LDAP.Get(context.Background(), mustInt(t, id))
+	if err != nil || srv.BindPassword != g.BindPassword || srv.Name != "Corporate" {
+		t.Fatalf("after saving without the password box: %v, name %q, password kept %v", err, srv.Name, srv.BindPassword == g.BindPassword)
+	}
+	// A failed save with the password box open does not show the password again.
+	form.Set("bindPasswordEdit", "1")
+	form.Set("bindPassword", "new-secret-value")
+	form.Set("searchFilter", "(uid=nothing)")
+	code, _, body = e.post(loc, form, false)
+	keep(body)
+	if code != http.StatusBadRequest || strings.Contains(body, "new-secret-value") {
+		t.Fatalf("bad filter with a new password: %d, password shown: %v", code, strings.Contains(body, "new-secret-value"))
+	}
+	keep(e.follow(loc + "?editPassword=1"))
+	keep(e.follow(loc + "?test=1"))
+	keep(e.follow("/settings/ldap"))
+	keep(e.follow("/orgs/new"))
+	for i, p := range pages {
+		if strings.Contains(p, g.BindPassword) {
+			t.Errorf("page %d shows the bind password", i)
+		}
+	}
+	// Settings: registrants not found and the interval.
+	root, _ := e.app.Orgs.EnsureRoot(context.Background())
+	code, _, body = e.post("/settings/ldap", url.Values{"registrantsNotFound": {"org:" + strconv.FormatInt(root.ID, 10)}, "syncInterval": {"never"}, "valvePercent": {"10"}, "valveMinUsers": {"10"}}, false)
+	if code != http.StatusSeeOther {
+		t.Fatalf("save settings: %d\n%s", code, body)
+	}
+	st, _ := e.app.LDAP.Settings(context.Background())
+	if st.SyncInterval != "never" || st.RegistrantsNotFound != "org:"+strconv.FormatInt(root.ID, 10) {
+		t.Fatalf("settings: %+v", st)
+	}
+	code, _, body = e.post("/settings/ldap", url.Values{"registrantsNotFound": {"deny"}, "syncInterval": {"12h"}, "valvePercent": {"400"}, "valveMinUsers": {"10"}}, false)
+	if code != http.StatusBadRequest || !strings.Contains(body, "Must be from 0 to 100") {
+		t.Fatalf("bad valve percent: %d\n%s", code, body)
+	}
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return n
 }
