@@ -54,7 +54,13 @@ func Authenticate(ctx context.Context, srv Server, username, password string) (*
 	if strings.TrimSpace(e.DN) == "" || !holdsUsername(srv, e, username) {
 		return nil, ErrInvalidCredentials
 	}
-	uc, err := connect(ctx, srv)
+	target := srv
+	if e.origin != "" {
+		// Found through a followed referral: bind on the server that has it.
+		target.URL = e.origin
+		target.StartTLS = srv.StartTLS && strings.HasPrefix(e.origin, "ldap://")
+	}
+	uc, err := connect(ctx, target)
 	if err != nil {
 		return nil, err
 	}

@@ -321,7 +321,11 @@ func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*
 		}
 		page := make([]*Entry, 0, len(res.Entries))
 		for _, le := range res.Entries {
-			page = append(page, decodeEntry(le, c.srv.SensitiveAttributes))
+			e := decodeEntry(le, c.srv.SensitiveAttributes)
+			if c.hops > 0 {
+				e.origin = c.srv.URL
+			}
+			page = append(page, e)
 		}
 		refs = append(refs, res.Referrals...)
 		if len(page) > 0 {

@@ -18,6 +18,10 @@ import (
 type Entry struct {
 	DN    string              `json:"dn"`
 	Attrs map[string][]string `json:"attrs"`
+	// origin is the URL of the server that returned the entry when it came
+	// through a followed referral ("" for the configured server): the user
+	// bind goes there.
+	origin string
 }
 
 // Get returns the values of attribute name, compared case-insensitively

@@ -2,6 +2,7 @@ package ldapauth
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -64,6 +65,11 @@ func (s Server) String() string {
 		return fmt.Sprintf("%s (%s)", s.Name, s.URL)
 	}
 	return s.URL
+}
+
+// LogValue logs a server as its id, name and URL (never the password).
+func (s Server) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int64("id", s.ID), slog.String("name", s.Name), slog.String("url", s.URL))
 }
 
 // UsernameAttribute returns the attribute of the search filter's equality

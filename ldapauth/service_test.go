@@ -3,6 +3,8 @@ package ldapauth
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -101,5 +103,19 @@ func TestSettingsDefaults(t *testing.T) {
 	again, _ := s.Settings(ctx)
 	if again != st {
 		t.Fatalf("stored %+v, read %+v", st, again)
+	}
+}
+
+func TestServerNeverPrintsThePassword(t *testing.T) {
+	srv := Server{ID: 3, Name: "AD", URL: "ldap://h/dc=x", BindDN: "cn=svc", BindPassword: "Very-Secret-99"}
+	var buf bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewTextHandler(&buf, nil), slog.NewJSONHandler(&buf, nil)} {
+		slog.New(h).Info("x", "server", srv, "ptr", &srv)
+	}
+	buf.WriteString(fmt.Sprintf("%v %+v %s", srv, srv, srv))
+	raw, _ := json.Marshal(srv)
+	buf.Write(raw)
+	if strings.Contains(buf.String(), "Very-Secret-99") {
+		t.Fatalf("the password is printed: %s", buf.String())
 	}
 }
