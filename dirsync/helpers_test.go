@@ -14,6 +14,7 @@ import (
 
 	"github.com/authority-server/authority/authority/authoritytest"
 	"github.com/authority-server/authority/dirsync"
+	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/testenv"
@@ -195,6 +196,8 @@ func (e *env) dump(tables ...string) string {
 }
 
 var lifecycleTables = []string{"users", "user_roles", "devices", "archives", "roles", "orgs", "legal_hold_custodians"}
+
+func isConflict(err error) bool { return apperr.Is(err, apperr.KindConflict) }
 
 func changesOf(run dirsync.Run, username string) []dirsync.Change {
 	var out []dirsync.Change
