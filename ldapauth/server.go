@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -76,12 +78,25 @@ func (s Server) LogValue() slog.Value {
 // assertion with %u, e.g. "sAMAccountName" for
 // (&(objectClass=user)(sAMAccountName=%u)); "" when the filter is not valid.
 func (s Server) UsernameAttribute() string {
+	if v, ok := usernameAttrCache.Load(s.SearchFilter); ok {
+		return v.(string)
+	}
 	attr, err := usernameAttribute(s.SearchFilter)
 	if err != nil {
-		return ""
+		attr = ""
+	}
+	if n := usernameAttrCacheSize.Add(1); n <= 1000 {
+		usernameAttrCache.Store(s.SearchFilter, attr)
 	}
 	return attr
 }
+
+// usernameAttrCache remembers the username attribute of the filters seen
+// (Person runs once per entry of a sync); bounded, as filters are few.
+var (
+	usernameAttrCache     sync.Map
+	usernameAttrCacheSize atomic.Int64
+)
 
 // BaseDN returns the search base of the URL, URL-decoded
 // ("ldap://h/ou=IT%20Staff,dc=x" gives "ou=IT Staff,dc=x"); "" when the URL

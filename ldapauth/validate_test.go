@@ -111,3 +111,11 @@ func TestValidateMessagesNameTheField(t *testing.T) {
 		t.Errorf("anonymous: %v", err)
 	}
 }
+
+func BenchmarkPerson(b *testing.B) {
+	srv := Server{SearchFilter: "(&(objectClass=user)(sAMAccountName=%u))"}
+	e := &Entry{DN: "cn=a,dc=x", Attrs: map[string][]string{"sAMAccountName": {"a"}, "mail": {"a@x"}, "givenName": {"A"}, "sn": {"B"}, "objectGUID": {"x"}}}
+	for i := 0; i < b.N; i++ {
+		srv.Person(e)
+	}
+}
