@@ -1,0 +1,391 @@
+// Command authority-bench measures the work that grows with the directory:
+// a full DIRSYNC, a Simulate Synchronize, sign-in, and the server's memory,
+// each against its floor (what the same LDAP traffic costs with go-ldap
+// alone), at N people and at N/10.
+//
+//	go run ./cmd/authority-bench [-people 100000] [-out bench.json] [-keep-dir]
+//	    [-skip-signin] [-also-tenth=false] [-cpuprofile FILE] [-memprofile FILE] ...
+//
+// For each size it builds an AD-like slapd directory (testenv) and an
+// authority data directory in which every person is already a user
+// (registered in bulk through package users), with about 10% of the people
+// changed in the directory since (disabled, removed, moved to another OU,
+// other groups). Then it measures, each sync in a fresh child process so that
+// its memory is its own:
+//
+//  1. the floor: the same paged search with go-ldap directly;
+//  2. a Simulate Synchronize, then
+//  3. a real DIRSYNC (the same changes), with their peak RSS;
+//  4. sign-in through POST /api/v1/login with 8 concurrent clients, against
+//     a raw service bind + search + user bind with go-ldap.
+//
+// It prints every figure with its ratio to its floor and writes them as
+// JSON. See docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/authority-server/authority/testenv"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == childCmd {
+		os.Exit(childMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "authority-bench:", err)
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	People        int     `json:"people"`
+	Seed          int64   `json:"seed"`
+	Out           string  `json:"out"`
+	KeepDir       bool    `json:"keepDir"`
+	Dir           string  `json:"dir"`
+	SkipSignIn    bool    `json:"skipSignIn"`
+	AlsoTenth     bool    `json:"alsoTenth"`
+	Clients       int     `json:"clients"`
+	SignInSeconds float64 `json:"signInSeconds"`
+	FloorRuns     int     `json:"floorRuns"`
+	PageSize      int     `json:"pageSize"`
+	OverrideValve bool    `json:"overrideValve"`
+	CPUProfile    string  `json:"cpuProfile,omitempty"`
+	MemProfile    string  `json:"memProfile,omitempty"`
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("authority-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.People, "people", 100000, "people in the directory (and users in the database)")
+	fs.Int64Var(&o.Seed, "seed", 1, "seed of the generated people")
+	fs.StringVar(&o.Out, "out", "", "write the figures as JSON to this file")
+	fs.BoolVar(&o.KeepDir, "keep-dir", false, "keep the temporary directory (slapd and authority data) and print its path")
+	fs.StringVar(&o.Dir, "dir", "", "make the temporary directory in this directory (default: the system's)")
+	fs.BoolVar(&o.SkipSignIn, "skip-signin", false, "skip the sign-in measurements")
+	fs.BoolVar(&o.AlsoTenth, "also-tenth", true, "also measure at people/10, to show how cost grows")
+	fs.IntVar(&o.Clients, "clients", 8, "concurrent sign-in clients")
+	fs.Float64Var(&o.SignInSeconds, "signin-seconds", 10, "seconds of sign-in load for each kind (product and raw), in two interleaved rounds")
+	fs.IntVar(&o.FloorRuns, "floor-runs", 3, "floor searches (interleaved with the syncs); the median is the floor")
+	fs.IntVar(&o.PageSize, "page-size", 500, "page size of the LDAP server record and of the floor search")
+	fs.BoolVar(&o.OverrideValve, "override-valve", false, "run the real sync with overrideValve (not needed: the changes stay under the default valve)")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles at -people to FILE (the sync), FILE.simulate, FILE.floor and FILE.signin (the server)")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "write heap profiles at -people, taken after the work, to FILE (the sync), FILE.simulate, FILE.floor and FILE.signin")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case o.People < 20:
+		return o, errors.New("-people must be at least 20")
+	case o.Clients < 1:
+		return o, errors.New("-clients must be at least 1")
+	case o.FloorRuns < 1:
+		return o, errors.New("-floor-runs must be at least 1")
+	case o.PageSize < 1:
+		return o, errors.New("-page-size must be at least 1")
+	}
+	for _, p := range []*string{&o.CPUProfile, &o.MemProfile, &o.Out} {
+		if *p != "" {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return o, err
+			}
+			*p = abs
+		}
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(testenv.SlapdPath); err != nil {
+		return fmt.Errorf("%w (or run ./scripts/test.sh once, which installs it)", testenv.ErrSlapdNotInstalled)
+	}
+	dir, err := os.MkdirTemp(o.Dir, "authority-bench-")
+	if err != nil {
+		return fmt.Errorf("bench: temp dir: %w", err)
+	}
+	defer func() {
+		if o.KeepDir {
+			fmt.Fprintf(stdout, "kept %s\n", dir)
+			return
+		}
+		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+			err = fmt.Errorf("bench: remove %s: %w", dir, rerr)
+		}
+	}()
+
+	rep := &Report{Command: commandLine(args), StartedAt: time.Now().UTC(), Machine: machineInfo(), Options: o}
+	fmt.Fprintf(stdout, "authority-bench: %d people on %s (%d CPUs, %s), %s\n", o.People, rep.Machine.CPUModel, rep.Machine.CPUs, rep.Machine.MemTotal, rep.Machine.GoVersion)
+	sizes := []int{o.People}
+	if o.AlsoTenth {
+		sizes = []int{o.People / 10, o.People} // the small one first: it fails fast
+	}
+	for _, n := range sizes {
+		main := n == o.People
+		rr, err := runSize(ctx, o, dir, n, main, stdout)
+		if err != nil {
+			return fmt.Errorf("at %d people: %w", n, err)
+		}
+		if main {
+			rep.Main = rr
+		} else {
+			rep.Tenth = rr
+		}
+	}
+	rep.evaluate()
+	rep.FinishedAt = time.Now().UTC()
+	rep.print(stdout)
+	if o.Out != "" {
+		raw, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return fmt.Errorf("bench: encode the report: %w", err)
+		}
+		if err := os.WriteFile(o.Out, append(raw, '\n'), 0o644); err != nil {
+			return fmt.Errorf("bench: write %s: %w", o.Out, err)
+		}
+		fmt.Fprintf(stdout, "wrote %s\n", o.Out)
+	}
+	return nil
+}
+
+// runSize builds the directory and the database for n people and measures
+// everything at that size.
+func runSize(ctx context.Context, o options, base string, n int, main bool, stdout io.Writer) (*RunReport, error) {
+	logf := func(format string, a ...any) {
+		fmt.Fprintf(stdout, "[%6d] %s\n", n, fmt.Sprintf(format, a...))
+	}
+	dir := filepath.Join(base, fmt.Sprintf("n%d", n))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	rr := &RunReport{People: n}
+	pop, err := makePopulation(n, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	rr.Changes = pop.changes
+	rr.Setup.GenerateSeconds = pop.genTime.Seconds()
+	deact := pop.expected.Deactivated
+	rr.Valve = fmt.Sprintf("under the default valve: %d of %d users (%.1f%%) to deactivate, valve at more than 10%%", deact, pop.expected.Users, 100*float64(deact)/float64(pop.expected.Users))
+	if o.OverrideValve {
+		rr.Valve = fmt.Sprintf("overrideValve on the real sync (%d of %d users to deactivate)", deact, pop.expected.Users)
+	}
+	logf("generated %d people; %d disabled, %d removed, %d moved, %d with other groups, %d re-enabled in the directory", n,
+		pop.changes.Disabled, pop.changes.Removed, pop.changes.Moved, pop.changes.GroupsChanged, pop.changes.Reenabled)
+
+	t0 := time.Now()
+	slapd, stopSlapd, err := startDirectory(dir, pop.after)
+	if err != nil {
+		return nil, err
+	}
+	defer stopSlapd()
+	rr.Setup.DirectorySeconds = time.Since(t0).Seconds()
+	slapdPID := readPID(filepath.Join(slapd.Dir, "slapd.pid"))
+	logf("slapd with %d entries at %s in %.1fs", len(pop.after), slapd.Addr, rr.Setup.DirectorySeconds)
+
+	t0 = time.Now()
+	dataDir := filepath.Join(dir, "authority-data")
+	if _, err := buildDatabase(ctx, dataDir, slapd, pop, o.PageSize); err != nil {
+		return nil, err
+	}
+	rr.Setup.DatabaseSeconds = time.Since(t0).Seconds()
+	if fi, err := os.Stat(filepath.Join(dataDir, "authority.db")); err == nil {
+		rr.Setup.DatabaseBytes = fi.Size()
+	}
+	rr.Users = pop.expected.Users
+	logf("database with %d users in %.1fs", rr.Users, rr.Setup.DatabaseSeconds)
+
+	prof := func(base, suffix string) []string {
+		if !main || base == "" {
+			return nil
+		}
+		return []string{base + suffix}
+	}
+	profArgs := func(suffix string) []string {
+		var a []string
+		if p := prof(o.CPUProfile, suffix); p != nil {
+			a = append(a, "-cpuprofile", p[0])
+		}
+		if p := prof(o.MemProfile, suffix); p != nil {
+			a = append(a, "-memprofile", p[0])
+		}
+		return a
+	}
+	floorOnce := func(i int) error {
+		args := []string{"-mode", "floor", "-addr", slapd.Addr, "-page-size", strconv.Itoa(o.PageSize)}
+		if i == 0 {
+			args = append(args, profArgs(".floor")...)
+		}
+		c0 := pidCPU(slapdPID)
+		res, err := runChildProcess(ctx, args...)
+		if err != nil {
+			return err
+		}
+		rr.Floor.add(res, pidCPU(slapdPID)-c0)
+		logf("floor search %d: %d entries in %d pages, %.2fs", i+1, res.Entries, res.Pages, res.Seconds)
+		if res.Entries != len(pop.after) {
+			return fmt.Errorf("bench: the floor search found %d entries, the directory has %d people", res.Entries, len(pop.after))
+		}
+		return nil
+	}
+	syncOnce := func(simulate bool) (*SyncResult, error) {
+		mode, suffix := "sync", ""
+		if simulate {
+			mode, suffix = "simulate", ".simulate"
+		}
+		args := append([]string{"-mode", mode, "-data", dataDir}, profArgs(suffix)...)
+		if o.OverrideValve && !simulate {
+			args = append(args, "-override-valve")
+		}
+		c0 := pidCPU(slapdPID)
+		w0 := time.Now()
+		res, err := runChildProcess(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		sr := newSyncResult(res, pidCPU(slapdPID)-c0, time.Since(w0), pop.expected)
+		logf("%s: %.2fs (%.1f CPU-s; slapd %.1f CPU-s), peak RSS %.0f MB, status %s, counts %+v", mode, sr.Seconds, sr.CPUSeconds, sr.SlapdCPUSeconds, sr.PeakRSSMB, sr.Status, sr.Counts)
+		if !sr.CountsMatch {
+			logf("WARNING: %s counts differ from the expected %+v", mode, pop.expected)
+		}
+		return sr, nil
+	}
+
+	// Floor, simulate, floor, sync, floor: the floor brackets both syncs.
+	floors := 0
+	nextFloor := func() error {
+		if floors >= o.FloorRuns {
+			return nil
+		}
+		floors++
+		return floorOnce(floors - 1)
+	}
+	if err := nextFloor(); err != nil {
+		return nil, err
+	}
+	if rr.Simulate, err = syncOnce(true); err != nil {
+		return nil, err
+	}
+	if err := nextFloor(); err != nil {
+		return nil, err
+	}
+	if rr.Sync, err = syncOnce(false); err != nil {
+		return nil, err
+	}
+	for floors < o.FloorRuns {
+		if err := nextFloor(); err != nil {
+			return nil, err
+		}
+	}
+	rr.Floor.finish()
+	rr.Simulate.ratios(rr.Floor.Seconds, rr.Sync.Seconds)
+	rr.Sync.ratios(rr.Floor.Seconds, 0)
+
+	if !o.SkipSignIn {
+		si, err := measureSignIn(ctx, o, dataDir, slapd.Addr, pop.signIn, profArgs(".signin"), logf)
+		if err != nil {
+			return nil, err
+		}
+		rr.SignIn = si
+	}
+	return rr, nil
+}
+
+// measureSignIn starts the server in a child process and puts the sign-in
+// load on it, interleaved with the raw LDAP floor.
+func measureSignIn(ctx context.Context, o options, dataDir, slapdAddr string, names []string, profArgs []string, logf func(string, ...any)) (*SignInResult, error) {
+	c, err := startChild(ctx, append([]string{"-mode", "serve", "-data", dataDir}, profArgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	addr := ""
+	for line := range c.lines {
+		if a, ok := strings.CutPrefix(line, "LISTENING "); ok {
+			addr = a
+			break
+		}
+	}
+	if addr == "" {
+		_, err := c.wait()
+		return nil, fmt.Errorf("bench: the server did not start: %v", err)
+	}
+	// A fixed shuffle of the users active before and after the sync.
+	names = slices.Clone(names)
+	rnd := rand.New(rand.NewPCG(uint64(o.Seed), 0x5151))
+	rnd.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	per := time.Duration(o.SignInSeconds / 2 * float64(time.Second))
+	res, lerr := loadRounds(ctx, o.Clients, 2, per, names, productSignIn(addr, o.Clients), rawSignIn(slapdAddr))
+	srv, werr := c.wait()
+	if lerr != nil {
+		return nil, lerr
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	si := &SignInResult{Product: res[0], Raw: res[1], ServerPeakRSS: srv.PeakRSS, ServerCPUSeconds: srv.CPUSeconds}
+	si.ratios()
+	logf("sign-in: %.0f/s, median %.1f ms, p99 %.1f ms (%d errors); raw LDAP: %.0f/s, median %.1f ms, p99 %.1f ms (%d errors)",
+		si.Product.PerSecond, si.Product.MedianMs, si.Product.P99Ms, si.Product.Errors, si.Raw.PerSecond, si.Raw.MedianMs, si.Raw.P99Ms, si.Raw.Errors)
+	if si.Product.Errors > 0 {
+		logf("WARNING: %d sign-ins failed, e.g. %s", si.Product.Errors, si.Product.FirstError)
+	}
+	if si.Product.Count == 0 {
+		return nil, fmt.Errorf("bench: no sign-in succeeded: %s", si.Product.FirstError)
+	}
+	if si.Raw.Count == 0 {
+		return nil, fmt.Errorf("bench: no raw LDAP sign-in succeeded: %s", si.Raw.FirstError)
+	}
+	return si, nil
+}
+
+func readPID(path string) int {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	return pid
+}
+
+func commandLine(args []string) string {
+	q := make([]string, 0, len(args)+1)
+	q = append(q, "go run ./cmd/authority-bench")
+	for _, a := range args {
+		if strings.ContainsAny(a, " \t'\"") {
+			a = strconv.Quote(a)
+		}
+		q = append(q, a)
+	}
+	return strings.Join(q, " ")
+}

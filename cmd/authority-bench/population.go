@@ -1,0 +1,305 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authority-server/authority/ldapauth/script"
+	"github.com/authority-server/authority/testenv"
+)
+
+// The vendor's documented example scripts (SPEC section 4, in their working
+// form, as in ldapauth/script/examples_test.go): the active script by the
+// AD "account disabled" bit, the org by the DN's OU, the roles by memberOf.
+const (
+	activeScript = `function(entry) { return !(entry.userAccountControl & 0x2); }`
+
+	orgNameScript = `function(entry) {
+   var ou = entry.dn;
+   if (ou != null){
+       if ((ou.indexOf("Staff") >= 0 )){
+           return 'Staff';
+       }
+       else if ((ou.indexOf("Students") >= 0 )){
+           return 'Students';
+       }
+       else {
+           return 'Default';
+       }
+   }
+   else {
+       return 'Default';
+   }
+}`
+
+	roleNameScript = `function (entry) {
+    // Default user roles
+    var myRoles = new Array("PROe User", "Desktop User");
+    var memberof = entry.memberOf;
+    if (memberof == null) {
+        return myRoles;
+    }
+    // Loop over LDAP groups
+    for (var x = 0; x < memberof.length; ++x) {
+        var group = memberof[x].toLowerCase();
+        if (group.indexOf("cn=security") > -1) {
+            myRoles.push("Org Security Viewer");
+        }
+        if (group.indexOf("cn=support") > -1) {
+            myRoles.push("Org Help Desk");
+        }
+        if (group.indexOf("cn=managers") > -1) {
+            myRoles.push("Org Manager");
+        }
+        if (group.indexOf("cn=orgadmins") > -1) {
+            myRoles.push("Org Admin");
+        }
+    }
+    return myRoles;
+}`
+)
+
+// searchFilter is the LDAP server's filter: sAMAccountName is the username.
+const searchFilter = "(&(objectClass=user)(sAMAccountName=%u))"
+
+// roleGroups are the groups the role name script turns into roles.
+var roleGroups = []string{"Security", "Support", "Managers", "OrgAdmins"}
+
+// Shares of the people that change between registration (population A, the
+// database) and the sync (population A', the directory), in per mille.
+// Deactivations (disabled + removed) stay at 5%, under the default safety
+// valve of 10%.
+const (
+	perMilleDisabled  = 30 // active in A, disabled (userAccountControl bit 2) in A'
+	perMilleRemoved   = 20 // active in A, absent from A'
+	perMilleMoved     = 30 // moved to an OU that the org name script maps to another org
+	perMilleGroups    = 20 // a role-granting group added or removed
+	perMilleReenabled = 5  // disabled in A (registered deactivated), enabled in A'
+)
+
+// ChangeCounts says how A' differs from A.
+type ChangeCounts struct {
+	Disabled      int `json:"disabled"`
+	Removed       int `json:"removed"`
+	Moved         int `json:"moved"`
+	GroupsChanged int `json:"groupsChanged"`
+	Reenabled     int `json:"reenabled"`
+}
+
+// SyncCounts are the counts a sync reports (dirsync.Counts' JSON names).
+type SyncCounts struct {
+	Users        int `json:"users"`
+	Deactivated  int `json:"deactivated"`
+	Activated    int `json:"activated"`
+	Moved        int `json:"moved"`
+	RolesChanged int `json:"rolesChanged"`
+	Blocked      int `json:"blocked"`
+	Errors       int `json:"errors"`
+}
+
+// derived is what the example scripts make of one person.
+type derived struct {
+	active bool
+	org    string
+	roles  []string // sorted
+}
+
+// population is the directory before (A, registered in the database) and
+// after (A', loaded into slapd) the changes, with what a sync should report.
+type population struct {
+	before   []testenv.Person
+	after    []testenv.Person
+	derivedA map[string]derived // by lower(UID)
+	changes  ChangeCounts
+	expected SyncCounts // of a sync of A' over a database registered from A (plus the administrator)
+	signIn   []string   // UIDs active in both A and A' (sign-in candidates)
+	genTime  time.Duration
+}
+
+// makePopulation generates n people (testenv.GeneratePeople plus members of
+// the Security and OrgAdmins groups, so that every branch of the role script
+// is used) and derives A' from them.
+func makePopulation(n int, seed int64) (*population, error) {
+	start := time.Now()
+	a := testenv.GeneratePeople(n, seed)
+	r := rand.New(rand.NewPCG(uint64(seed), 0xbe5c))
+	for i := range a {
+		p := &a[i]
+		if p.OU == "Staff" || p.OU == "Faculty" {
+			if r.IntN(100) < 3 {
+				p.MemberOf = append(p.MemberOf, "Security")
+			}
+			if r.IntN(100) < 2 {
+				p.MemberOf = append(p.MemberOf, "OrgAdmins")
+			}
+		}
+	}
+	pop := &population{before: a, derivedA: make(map[string]derived, n)}
+
+	// A' starts as a deep copy of A.
+	after := make([]testenv.Person, len(a))
+	for i, p := range a {
+		after[i] = clonePerson(p)
+	}
+	// Pick disjoint sets of people for each kind of change.
+	order := r.Perm(n)
+	taken := make([]bool, n)
+	pick := func(perMille int, ok func(i int) bool) []int {
+		want := n * perMille / 1000
+		if want == 0 && n >= 20 {
+			want = 1
+		}
+		var out []int
+		for _, i := range order {
+			if len(out) == want {
+				break
+			}
+			if !taken[i] && ok(i) {
+				taken[i] = true
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	enabled := func(i int) bool { return !a[i].Disabled() }
+	removed := map[int]bool{}
+	for _, i := range pick(perMilleDisabled, enabled) {
+		after[i].UserAccountControl |= 2
+		pop.changes.Disabled++
+	}
+	for _, i := range pick(perMilleRemoved, enabled) {
+		removed[i] = true
+		pop.changes.Removed++
+	}
+	for _, i := range pick(perMilleMoved, enabled) {
+		p := &after[i]
+		switch p.OU {
+		case "Staff", "Contractors":
+			p.OU = "Students"
+		default: // Students, Faculty
+			p.OU = "Staff"
+		}
+		if !strings.Contains(p.CN, "("+p.UID+")") {
+			p.CN += " (" + p.UID + ")" // unique within the new OU
+		}
+		pop.changes.Moved++
+	}
+	for _, i := range pick(perMilleGroups, enabled) {
+		p := &after[i]
+		if k := slices.IndexFunc(p.MemberOf, func(g string) bool { return slices.Contains(roleGroups, g) }); k >= 0 {
+			p.MemberOf = slices.Delete(p.MemberOf, k, k+1)
+		} else {
+			p.MemberOf = append(p.MemberOf, roleGroups[r.IntN(len(roleGroups))])
+		}
+		pop.changes.GroupsChanged++
+	}
+	for _, i := range pick(perMilleReenabled, func(i int) bool { return a[i].Disabled() }) {
+		after[i].UserAccountControl &^= 2
+		pop.changes.Reenabled++
+	}
+	for i := range after {
+		if !removed[i] {
+			pop.after = append(pop.after, after[i])
+		}
+	}
+
+	// What the scripts make of A and A', and so what the sync should do.
+	ev, err := newEvaluator()
+	if err != nil {
+		return nil, err
+	}
+	afterByUID := make(map[string]*testenv.Person, len(pop.after))
+	for i := range pop.after {
+		afterByUID[strings.ToLower(pop.after[i].UID)] = &pop.after[i]
+	}
+	pop.expected.Users = n + 1 // and the administrator (lockout guard: never deactivated)
+	for _, p := range a {
+		da, err := ev.eval(p)
+		if err != nil {
+			return nil, err
+		}
+		uid := strings.ToLower(p.UID)
+		pop.derivedA[uid] = da
+		q, present := afterByUID[uid]
+		if !present {
+			if da.active {
+				pop.expected.Deactivated++
+			}
+			continue
+		}
+		db, err := ev.eval(*q)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case da.active && !db.active:
+			pop.expected.Deactivated++
+		case !da.active && db.active:
+			pop.expected.Activated++
+		}
+		if !db.active {
+			continue
+		}
+		if da.active {
+			pop.signIn = append(pop.signIn, p.UID)
+		}
+		if db.org != da.org {
+			pop.expected.Moved++
+		}
+		if !slices.Equal(db.roles, da.roles) {
+			pop.expected.RolesChanged++
+		}
+	}
+	pop.genTime = time.Since(start)
+	return pop, nil
+}
+
+func clonePerson(p testenv.Person) testenv.Person {
+	p.Mail = slices.Clone(p.Mail)
+	p.MemberOf = slices.Clone(p.MemberOf)
+	if p.Extra != nil {
+		extra := make(map[string][]string, len(p.Extra))
+		for k, v := range p.Extra {
+			extra[k] = slices.Clone(v)
+		}
+		p.Extra = extra
+	}
+	return p
+}
+
+// evaluator runs the example scripts on a person as slapd would show it.
+type evaluator struct {
+	set    *script.Set
+	runner *script.Runner
+}
+
+func newEvaluator() (*evaluator, error) {
+	set, err := script.CompileSet(activeScript, orgNameScript, roleNameScript)
+	if err != nil {
+		return nil, fmt.Errorf("compile the example scripts: %w", err)
+	}
+	return &evaluator{set: set, runner: script.NewRunner(0)}, nil
+}
+
+func (ev *evaluator) eval(p testenv.Person) (derived, error) {
+	uac := p.UserAccountControl
+	if uac == 0 {
+		uac = testenv.UACNormal
+	}
+	attrs := map[string][]string{"userAccountControl": {strconv.Itoa(uac)}, "sAMAccountName": {p.UID}}
+	for _, g := range p.MemberOf {
+		attrs["memberOf"] = append(attrs["memberOf"], testenv.GroupDN(testenv.BaseDN, g))
+	}
+	res := ev.runner.Run(ev.set, p.DN(testenv.BaseDN), attrs)
+	if !res.OK() {
+		return derived{}, fmt.Errorf("example scripts on %s: %s", p.UID, strings.Join(res.Errors, "; "))
+	}
+	roles := slices.Clone(res.Roles)
+	slices.Sort(roles)
+	roles = slices.Compact(roles)
+	return derived{active: res.Active, org: res.OrgName, roles: roles}, nil
+}

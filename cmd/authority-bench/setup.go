@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authority-server/authority/authority"
+	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/testenv"
+	"github.com/authority-server/authority/users"
+)
+
+// benchAdminPassword is the administrator's password in the bench database.
+const benchAdminPassword = "bench-admin-password"
+
+// registerBatch is how many users one registration transaction creates.
+const registerBatch = 10000
+
+// startDirectory loads A' into a fresh slapd under dir.
+func startDirectory(dir string, people []testenv.Person) (*testenv.Slapd, func(), error) {
+	sdir := filepath.Join(dir, "slapd")
+	if err := os.MkdirAll(sdir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("bench: slapd dir: %w", err)
+	}
+	s, stop, err := testenv.StartSlapdServer(sdir, people)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: start slapd: %w", err)
+	}
+	return s, stop, nil
+}
+
+// dbInfo is what the bench needs to know about the database it built.
+type dbInfo struct {
+	dataDir  string
+	serverID int64
+	orgs     map[string]int64
+}
+
+// buildDatabase creates the authority data directory: an LDAP server record
+// pointing at slapd with the example scripts, the org tree Default → one org
+// per OU (authentication method ldap, inherited from Default), and every
+// person of A registered as a user in big transactions through the users
+// package (each with one device and its archive; the people disabled in A
+// deactivated, as an earlier sync would have left them).
+func buildDatabase(ctx context.Context, dataDir string, slapd *testenv.Slapd, pop *population, pageSize int) (*dbInfo, error) {
+	app, err := authority.Open(ctx, authority.Config{DataDir: dataDir, AdminPassword: benchAdminPassword, Stdout: io.Discard})
+	if err != nil {
+		return nil, fmt.Errorf("bench: open the authority database: %w", err)
+	}
+	defer app.Close()
+	info := &dbInfo{dataDir: dataDir, orgs: map[string]int64{}}
+
+	str := func(s string) *string { return &s }
+	timeout := 120
+	srv, err := app.LDAP.Create(ctx, ldapauth.ServerInput{
+		Name: str("bench slapd"), URL: str(slapd.URL), BindDN: str(slapd.BindDN), BindPassword: str(slapd.BindPassword),
+		SearchFilter: str(searchFilter), ActiveScript: str(activeScript), OrgNameScript: str(orgNameScript),
+		RoleNameScript: str(roleNameScript), PageSize: &pageSize, TimeoutSeconds: &timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bench: create the LDAP server record: %w", err)
+	}
+	info.serverID = srv.ID
+	root, err := app.Orgs.EnsureRoot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bench: root org: %w", err)
+	}
+	if _, err := app.Orgs.Update(ctx, root.ID, orgs.Input{AuthMethod: str(orgs.AuthLDAP), LDAPServerIDs: &[]int64{srv.ID}}); err != nil {
+		return nil, fmt.Errorf("bench: set org %s to LDAP: %w", root.Name, err)
+	}
+	info.orgs[root.Name] = root.ID
+	var ous []string
+	for _, p := range pop.before {
+		if !slices.Contains(ous, p.OU) {
+			ous = append(ous, p.OU)
+		}
+	}
+	slices.Sort(ous)
+	for _, ou := range ous {
+		o, err := app.Orgs.Create(ctx, orgs.Input{Name: str(ou), ParentID: &root.ID})
+		if err != nil {
+			return nil, fmt.Errorf("bench: create org %s: %w", ou, err)
+		}
+		info.orgs[o.Name] = o.ID
+	}
+
+	// Register A in big transactions.
+	sid := srv.ID
+	for start := 0; start < len(pop.before); start += registerBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		chunk := pop.before[start:min(start+registerBatch, len(pop.before))]
+		err := app.Users.InTx(ctx, func(tx *sqlx.Tx) error {
+			for _, p := range chunk {
+				d := pop.derivedA[strings.ToLower(p.UID)]
+				orgID, ok := info.orgs[d.org]
+				if !ok {
+					return fmt.Errorf("bench: the org name script gave %q for %s, which is not an org", d.org, p.UID)
+				}
+				email := ""
+				if len(p.Mail) > 0 {
+					email = p.Mail[0]
+				}
+				id, err := app.Users.CreateTx(ctx, tx, users.NewUser{
+					Username: p.UID, Email: email, FirstName: p.GivenName, LastName: p.SN, OrgID: orgID,
+					Roles: d.roles, LDAPServerID: &sid, LDAPDN: p.DN(testenv.BaseDN), LDAPUID: formatGUID(testenv.PersonGUID(p.UID)),
+				})
+				if err != nil {
+					return fmt.Errorf("bench: register %s: %w", p.UID, err)
+				}
+				if _, err := app.Users.RegisterDeviceTx(ctx, tx, id, "dev-"+p.UID, p.UID+"'s laptop"); err != nil {
+					return fmt.Errorf("bench: device of %s: %w", p.UID, err)
+				}
+				if !d.active {
+					if _, err := app.Users.DeactivateTx(ctx, tx, id, users.ReasonDirsync); err != nil {
+						return fmt.Errorf("bench: deactivate %s: %w", p.UID, err)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	// A checkpoint now, so that the sync does not pay for the registration's WAL.
+	if _, err := app.DB.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return nil, fmt.Errorf("bench: checkpoint: %w", err)
+	}
+	return info, nil
+}
+
+// formatGUID is ldapauth's string form of AD's 16-byte objectGUID
+// (mixed-endian), the form the sync stores as the user's LDAP id.
+func formatGUID(b []byte) string {
+	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
+		binary.LittleEndian.Uint32(b[0:4]), binary.LittleEndian.Uint16(b[4:6]), binary.LittleEndian.Uint16(b[6:8]),
+		b[8:10], b[10:16])
+}
