@@ -260,12 +260,34 @@ func (s *Service) Draft(ctx context.Context, id int64, in ServerInput) (Server, 
 			return Server{}, err
 		}
 	}
+	old := srv
 	in.apply(&srv)
 	if err := normalize(&srv); err != nil {
 		return Server{}, err
 	}
+	if id != 0 {
+		if err := checkPasswordFollows(old, srv, in); err != nil {
+			return Server{}, err
+		}
+	}
 	srv.HasBindPassword = srv.BindPassword != ""
 	return srv, nil
+}
+
+// checkPasswordFollows refuses to send a stored bind password to another
+// host: when an update moves the server to a different host, the password
+// must be entered again (or bindAnonymously turned on), so that whoever can
+// edit the URL cannot make the server send the service password elsewhere.
+func checkPasswordFollows(old, updated Server, in ServerInput) error {
+	if in.BindPassword != nil || updated.BindAnonymously || updated.BindPassword == "" {
+		return nil
+	}
+	ou, err1 := parseServerURL(old.URL)
+	nu, err2 := parseServerURL(updated.URL)
+	if err1 != nil || err2 != nil || strings.EqualFold(ou.host, nu.host) {
+		return nil
+	}
+	return apperr.Invalid("bindPassword", "enter the bind password again: the server moves from %s to %s, and a stored password is only sent to the host it was entered for", ou.host, nu.host)
 }
 
 func newServerDefaults() Server {
@@ -285,8 +307,12 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 		if err != nil {
 			return err
 		}
+		old := srv
 		in.apply(&srv)
 		if err := normalize(&srv); err != nil {
+			return err
+		}
+		if err := checkPasswordFollows(old, srv, in); err != nil {
 			return err
 		}
 		sens, _ := json.Marshal(srv.SensitiveAttributes)

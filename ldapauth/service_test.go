@@ -119,3 +119,30 @@ func TestServerNeverPrintsThePassword(t *testing.T) {
 		t.Fatalf("the password is printed: %s", buf.String())
 	}
 }
+
+func TestStoredPasswordStaysWithItsHost(t *testing.T) {
+	s := newTestService(t, nil)
+	ctx := testCtx(t)
+	srv, err := s.Create(ctx, validInput())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another port on the same host: fine (testenv directories move ports).
+	if _, err := s.Update(ctx, srv.ID, ServerInput{URL: ptr("ldap://127.0.0.1:4389/dc=example,dc=com")}); err != nil {
+		t.Fatalf("new port: %v", err)
+	}
+	// Another host without the password: refused, for saving and testing.
+	evil := ServerInput{URL: ptr("ldap://attacker.example.net/dc=example,dc=com")}
+	for name, fn := range map[string]func() error{
+		"Update": func() error { _, err := s.Update(ctx, srv.ID, evil); return err },
+		"Draft":  func() error { _, err := s.Draft(ctx, srv.ID, evil); return err },
+	} {
+		if e, ok := apperr.As(fn()); !ok || e.Field != "bindPassword" {
+			t.Errorf("%s to another host without the password: %v", name, e)
+		}
+	}
+	evil.BindPassword = ptr("typed-again")
+	if got, err := s.Update(ctx, srv.ID, evil); err != nil || got.BindPassword != "typed-again" {
+		t.Fatalf("another host with the password: %v", err)
+	}
+}
