@@ -279,9 +279,9 @@ func floorSearch(ctx context.Context, addr string, pageSize int) (entries, pages
 
 // child is a running child process of the bench.
 type child struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	lines  chan string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan string
 }
 
 // startChild starts the bench binary again in child mode.

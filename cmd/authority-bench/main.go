@@ -70,7 +70,7 @@ type options struct {
 	AlsoTenth     bool    `json:"alsoTenth"`
 	Clients       int     `json:"clients"`
 	SignInSeconds float64 `json:"signInSeconds"`
-	FloorRuns     int     `json:"floorRuns"`
+	Repeat        int     `json:"repeat"`
 	PageSize      int     `json:"pageSize"`
 	OverrideValve bool    `json:"overrideValve"`
 	CPUProfile    string  `json:"cpuProfile,omitempty"`
@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.AlsoTenth, "also-tenth", true, "also measure at people/10, to show how cost grows")
 	fs.IntVar(&o.Clients, "clients", 8, "concurrent sign-in clients")
 	fs.Float64Var(&o.SignInSeconds, "signin-seconds", 10, "seconds of sign-in load for each kind (product and raw), in two interleaved rounds")
-	fs.IntVar(&o.FloorRuns, "floor-runs", 3, "floor searches (interleaved with the syncs); the median is the floor")
+	fs.IntVar(&o.Repeat, "repeat", 3, "repetitions of floor, simulate, floor, sync (each from the registered database); the fastest of each counts")
 	fs.IntVar(&o.PageSize, "page-size", 500, "page size of the LDAP server record and of the floor search")
 	fs.BoolVar(&o.OverrideValve, "override-valve", false, "run the real sync with overrideValve (not needed: the changes stay under the default valve)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles at -people to FILE (the sync), FILE.simulate, FILE.floor and FILE.signin (the server)")
@@ -106,8 +106,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-people must be at least 20")
 	case o.Clients < 1:
 		return o, errors.New("-clients must be at least 1")
-	case o.FloorRuns < 1:
-		return o, errors.New("-floor-runs must be at least 1")
+	case o.Repeat < 1:
+		return o, errors.New("-repeat must be at least 1")
 	case o.PageSize < 1:
 		return o, errors.New("-page-size must be at least 1")
 	}
@@ -242,6 +242,11 @@ func runSize(ctx context.Context, o options, base string, n int, main bool, stdo
 		}
 		return a
 	}
+	// The database as registered: every repetition starts from it.
+	snapshot := filepath.Join(dir, "authority.db.snapshot")
+	if err := copyFile(filepath.Join(dataDir, "authority.db"), snapshot); err != nil {
+		return nil, err
+	}
 	floorOnce := func(i int) error {
 		args := []string{"-mode", "floor", "-addr", slapd.Addr, "-page-size", strconv.Itoa(o.PageSize)}
 		if i == 0 {
@@ -253,18 +258,21 @@ func runSize(ctx context.Context, o options, base string, n int, main bool, stdo
 			return err
 		}
 		rr.Floor.add(res, pidCPU(slapdPID)-c0)
-		logf("floor search %d: %d entries in %d pages, %.2fs", i+1, res.Entries, res.Pages, res.Seconds)
+		logf("floor search %d: %d entries in %d pages, %.2fs (%.2f CPU-s; slapd %.2f CPU-s)", i+1, res.Entries, res.Pages, res.Seconds, res.CPUSeconds, rr.Floor.slapdCPU[len(rr.Floor.slapdCPU)-1])
 		if res.Entries != len(pop.after) {
 			return fmt.Errorf("bench: the floor search found %d entries, the directory has %d people", res.Entries, len(pop.after))
 		}
 		return nil
 	}
-	syncOnce := func(simulate bool) (*SyncResult, error) {
+	syncOnce := func(rep int, simulate bool) (childResult, time.Duration, time.Duration, error) {
 		mode, suffix := "sync", ""
 		if simulate {
 			mode, suffix = "simulate", ".simulate"
 		}
-		args := append([]string{"-mode", mode, "-data", dataDir}, profArgs(suffix)...)
+		args := []string{"-mode", mode, "-data", dataDir}
+		if rep == 0 {
+			args = append(args, profArgs(suffix)...)
+		}
 		if o.OverrideValve && !simulate {
 			args = append(args, "-override-valve")
 		}
@@ -272,45 +280,56 @@ func runSize(ctx context.Context, o options, base string, n int, main bool, stdo
 		w0 := time.Now()
 		res, err := runChildProcess(ctx, args...)
 		if err != nil {
-			return nil, err
+			return res, 0, 0, err
 		}
-		sr := newSyncResult(res, pidCPU(slapdPID)-c0, time.Since(w0), pop.expected)
-		logf("%s: %.2fs (%.1f CPU-s; slapd %.1f CPU-s), peak RSS %.0f MB, status %s, counts %+v", mode, sr.Seconds, sr.CPUSeconds, sr.SlapdCPUSeconds, sr.PeakRSSMB, sr.Status, sr.Counts)
-		if !sr.CountsMatch {
-			logf("WARNING: %s counts differ from the expected %+v", mode, pop.expected)
+		slapdCPU, wall := pidCPU(slapdPID)-c0, time.Since(w0)
+		var c SyncCounts
+		if res.Run != nil {
+			c = res.Run.Counts
 		}
-		return sr, nil
+		logf("%s %d: %.2fs (%.2f CPU-s; slapd %.2f CPU-s), peak RSS %.0f MB, status %s, %s", mode, rep+1, res.Seconds, res.CPUSeconds,
+			slapdCPU.Seconds(), float64(res.PeakRSS)/mb, statusOf(res), countsText(c))
+		if c != pop.expected {
+			logf("WARNING: %s counts differ from the expected: %s", mode, countsText(pop.expected))
+		}
+		return res, slapdCPU, wall, nil
 	}
 
-	// Floor, simulate, floor, sync, floor: the floor brackets both syncs.
-	floors := 0
-	nextFloor := func() error {
-		if floors >= o.FloorRuns {
-			return nil
+	// Each repetition restores the registered database, then: floor,
+	// simulate, floor, sync. One more floor at the end brackets the last
+	// sync. The simulate runs first on the fresh database, so that both see
+	// the same changes.
+	rr.Simulate, rr.Sync = &SyncResult{Expected: pop.expected}, &SyncResult{Expected: pop.expected}
+	for rep := range o.Repeat {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(filepath.Join(dataDir, "authority.db"+suffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("bench: restore the database: %w", err)
+			}
 		}
-		floors++
-		return floorOnce(floors - 1)
-	}
-	if err := nextFloor(); err != nil {
-		return nil, err
-	}
-	if rr.Simulate, err = syncOnce(true); err != nil {
-		return nil, err
-	}
-	if err := nextFloor(); err != nil {
-		return nil, err
-	}
-	if rr.Sync, err = syncOnce(false); err != nil {
-		return nil, err
-	}
-	for floors < o.FloorRuns {
-		if err := nextFloor(); err != nil {
+		if err := copyFile(snapshot, filepath.Join(dataDir, "authority.db")); err != nil {
 			return nil, err
 		}
+		for _, simulate := range []bool{true, false} {
+			if err := floorOnce(len(rr.Floor.Runs)); err != nil {
+				return nil, err
+			}
+			res, slapdCPU, wall, err := syncOnce(rep, simulate)
+			if err != nil {
+				return nil, err
+			}
+			if simulate {
+				rr.Simulate.add(res, slapdCPU, wall)
+			} else {
+				rr.Sync.add(res, slapdCPU, wall)
+			}
+		}
+	}
+	if err := floorOnce(len(rr.Floor.Runs)); err != nil {
+		return nil, err
 	}
 	rr.Floor.finish()
-	rr.Simulate.ratios(rr.Floor.Seconds, rr.Sync.Seconds)
-	rr.Sync.ratios(rr.Floor.Seconds, 0)
+	rr.Sync.finish(rr.Floor, nil)
+	rr.Simulate.finish(rr.Floor, rr.Sync)
 
 	if !o.SkipSignIn {
 		si, err := measureSignIn(ctx, o, dataDir, slapd.Addr, pop.signIn, profArgs(".signin"), logf)

@@ -66,12 +66,15 @@ type RunReport struct {
 	SignIn   *SignInResult `json:"signIn,omitempty"`
 }
 
-// FloorResult is the bare paged search, run several times.
+// FloorResult is the bare paged search, run several times (interleaved
+// with the syncs). The fastest run is the floor: on a shared machine the
+// fastest run is the one least disturbed by other work.
 type FloorResult struct {
-	Seconds         float64   `json:"seconds"` // median of Runs
+	Seconds         float64   `json:"seconds"` // the fastest run
+	SecondsMedian   float64   `json:"secondsMedian"`
 	Runs            []float64 `json:"runs"`
-	CPUSeconds      float64   `json:"cpuSeconds"`      // median, the go-ldap client's
-	SlapdCPUSeconds float64   `json:"slapdCPUSeconds"` // median, slapd's
+	CPUSeconds      float64   `json:"cpuSeconds"`      // least CPU of a run, the go-ldap client's
+	SlapdCPUSeconds float64   `json:"slapdCPUSeconds"` // least CPU of a run, slapd's
 	PeakRSSBytes    int64     `json:"peakRSSBytes"`    // highest of the runs, the go-ldap client's
 	Entries         int       `json:"entries"`
 	Pages           int       `json:"pages"`
@@ -87,9 +90,8 @@ func (f *FloorResult) add(r childResult, slapdCPU time.Duration) {
 }
 
 func (f *FloorResult) finish() {
-	f.Seconds = median(f.Runs)
-	f.CPUSeconds = median(f.cpu)
-	f.SlapdCPUSeconds = median(f.slapdCPU)
+	f.Seconds, f.SecondsMedian = slices.Min(f.Runs), median(f.Runs)
+	f.CPUSeconds, f.SlapdCPUSeconds = slices.Min(f.cpu), slices.Min(f.slapdCPU)
 }
 
 func median(v []float64) float64 {
@@ -104,49 +106,77 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// SyncResult is one sync or simulate, run in a fresh child process.
+// SyncResult is a sync or a simulate, each repetition in a fresh child
+// process on a fresh copy of the registered database. Times are the
+// fastest run's; memory is the highest of the runs.
 type SyncResult struct {
-	Seconds             float64    `json:"seconds"` // wall time of dirsync.Service.Run
-	RatioToFloor        float64    `json:"ratioToFloor"`
-	RatioToSync         float64    `json:"ratioToSync,omitempty"` // simulate only
-	CPUSeconds          float64    `json:"cpuSeconds"`            // the server process's
-	SlapdCPUSeconds     float64    `json:"slapdCPUSeconds"`
-	ChildSeconds        float64    `json:"childSeconds"` // the whole child process, start-up included
-	PeakRSSBytes        int64      `json:"peakRSSBytes"` // VmHWM during the run
+	Seconds             float64    `json:"seconds"` // wall time of dirsync.Service.Run, the fastest run
+	SecondsMedian       float64    `json:"secondsMedian"`
+	Runs                []float64  `json:"runs"`
+	RatioToFloor        float64    `json:"ratioToFloor"`          // fastest / fastest floor
+	RatioToFloorMedian  float64    `json:"ratioToFloorMedian"`    // median / median floor
+	CPURatioToFloor     float64    `json:"cpuRatioToFloor"`       // (server + slapd CPU) / (floor client + slapd CPU)
+	RatioToSync         float64    `json:"ratioToSync,omitempty"` // simulate only: fastest / fastest sync
+	CPUSeconds          float64    `json:"cpuSeconds"`            // the server process's, least of the runs
+	SlapdCPUSeconds     float64    `json:"slapdCPUSeconds"`       // least of the runs
+	ChildSeconds        float64    `json:"childSeconds"`          // the whole child process (start-up included), least of the runs
+	PeakRSSBytes        int64      `json:"peakRSSBytes"`          // VmHWM during the run, highest of the runs
 	PeakRSSMB           float64    `json:"peakRSSMB"`
 	PeakRSSSampledBytes int64      `json:"peakRSSSampledBytes"` // VmRSS sampled every 50 ms
 	BaselineRSSBytes    int64      `json:"baselineRSSBytes"`    // VmRSS before the run (after opening the app)
 	HWMReset            bool       `json:"hwmReset"`            // VmHWM was reset before the run
-	TotalAllocBytes     uint64     `json:"totalAllocBytes"`
+	TotalAllocBytes     uint64     `json:"totalAllocBytes"`     // allocated during the run (Go heap), the fastest run's
 	NumGC               uint32     `json:"numGC"`
 	Status              string     `json:"status"`
 	Message             string     `json:"message,omitempty"`
 	Counts              SyncCounts `json:"counts"`
 	Expected            SyncCounts `json:"expected"`
-	CountsMatch         bool       `json:"countsMatch"`
+	CountsMatch         bool       `json:"countsMatch"` // every run's counts were the expected ones
 	Warnings            int        `json:"warnings"`
 	Identified          int        `json:"identifiedForDeactivation"`
 	ChangesTotal        int        `json:"changesTotal"`
+	cpu, slapdCPU, wall []float64
+	mismatch            bool
 }
 
-func newSyncResult(r childResult, slapdCPU, wall time.Duration, expected SyncCounts) *SyncResult {
-	s := &SyncResult{Seconds: r.Seconds, CPUSeconds: r.CPUSeconds, SlapdCPUSeconds: slapdCPU.Seconds(), ChildSeconds: wall.Seconds(),
-		PeakRSSBytes: r.PeakRSS, PeakRSSMB: float64(r.PeakRSS) / mb, PeakRSSSampledBytes: r.PeakRSSSampled,
-		BaselineRSSBytes: r.BaselineRSS, HWMReset: r.HWMReset, TotalAllocBytes: r.TotalAlloc, NumGC: r.NumGC, Expected: expected}
+func statusOf(r childResult) string {
+	if r.Run == nil {
+		return "?"
+	}
+	return r.Run.Status
+}
+
+func (s *SyncResult) add(r childResult, slapdCPU, wall time.Duration) {
+	if len(s.Runs) == 0 || r.Seconds < slices.Min(s.Runs) {
+		s.TotalAllocBytes, s.NumGC = r.TotalAlloc, r.NumGC
+	}
+	s.Runs = append(s.Runs, r.Seconds)
+	s.cpu = append(s.cpu, r.CPUSeconds)
+	s.slapdCPU = append(s.slapdCPU, slapdCPU.Seconds())
+	s.wall = append(s.wall, wall.Seconds())
+	s.PeakRSSBytes = max(s.PeakRSSBytes, r.PeakRSS)
+	s.PeakRSSSampledBytes = max(s.PeakRSSSampledBytes, r.PeakRSSSampled)
+	s.BaselineRSSBytes = max(s.BaselineRSSBytes, r.BaselineRSS)
+	s.HWMReset = r.HWMReset
 	if r.Run != nil {
 		s.Status, s.Message, s.Counts = r.Run.Status, r.Run.Message, r.Run.Counts
 		s.Warnings, s.Identified, s.ChangesTotal = r.Run.Warnings, r.Run.Identified, r.Run.Changes
 	}
-	s.CountsMatch = s.Counts == expected
-	return s
+	if s.Counts != s.Expected || r.Run == nil {
+		s.mismatch = true
+	}
 }
 
-func (s *SyncResult) ratios(floor, sync float64) {
-	if floor > 0 {
-		s.RatioToFloor = s.Seconds / floor
-	}
-	if sync > 0 {
-		s.RatioToSync = s.Seconds / sync
+func (s *SyncResult) finish(floor FloorResult, sync *SyncResult) {
+	s.Seconds, s.SecondsMedian = slices.Min(s.Runs), median(s.Runs)
+	s.CPUSeconds, s.SlapdCPUSeconds, s.ChildSeconds = slices.Min(s.cpu), slices.Min(s.slapdCPU), slices.Min(s.wall)
+	s.PeakRSSMB = float64(s.PeakRSSBytes) / mb
+	s.CountsMatch = !s.mismatch
+	s.RatioToFloor = ratio(s.Seconds, floor.Seconds)
+	s.RatioToFloorMedian = ratio(s.SecondsMedian, floor.SecondsMedian)
+	s.CPURatioToFloor = ratio(s.CPUSeconds+s.SlapdCPUSeconds, floor.CPUSeconds+floor.SlapdCPUSeconds)
+	if sync != nil {
+		s.RatioToSync = ratio(s.Seconds, sync.Seconds)
 	}
 }
 
@@ -265,22 +295,24 @@ func (r *Report) print(w io.Writer) {
 		p("")
 		p("-- %d people (%d users in scope; %s)", rr.People, rr.Users, rr.Valve)
 		p("   setup: people %.1fs, directory %.1fs, database %.1fs (%.0f MB)", rr.Setup.GenerateSeconds, rr.Setup.DirectorySeconds, rr.Setup.DatabaseSeconds, float64(rr.Setup.DatabaseBytes)/mb)
-		p("   %-26s %9s %9s %9s %9s %10s", "figure", "seconds", "÷ floor", "CPU-s", "slapd-s", "peak RSS")
+		p("   %-26s %8s %8s %8s %8s %8s %8s %8s", "figure", "fastest", "÷ floor", "median", "÷ floor", "CPU-s", "slapd-s", "peak RSS")
 		f := rr.Floor
-		p("   %-26s %9.2f %9.2f %9.2f %9.2f %7.0f MB   (runs %s)", "floor: bare paged search", f.Seconds, 1.0, f.CPUSeconds, f.SlapdCPUSeconds, float64(f.PeakRSSBytes)/mb, floats(f.Runs))
+		p("   %-26s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %5.0f MB  (runs %s)", "floor: bare paged search", f.Seconds, 1.0, f.SecondsMedian, 1.0, f.CPUSeconds, f.SlapdCPUSeconds, float64(f.PeakRSSBytes)/mb, floats(f.Runs))
 		for _, s := range []struct {
 			name string
 			r    *SyncResult
 		}{{"simulate synchronize", rr.Simulate}, {"full DIRSYNC", rr.Sync}} {
+			p("   %-26s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %5.0f MB  (runs %s)", s.name, s.r.Seconds, s.r.RatioToFloor, s.r.SecondsMedian, s.r.RatioToFloorMedian,
+				s.r.CPUSeconds, s.r.SlapdCPUSeconds, s.r.PeakRSSMB, floats(s.r.Runs))
 			extra := ""
 			if s.r.RatioToSync > 0 {
-				extra = fmt.Sprintf(", %.2f× the sync", s.r.RatioToSync)
+				extra = fmt.Sprintf("; %.2f× the sync", s.r.RatioToSync)
 			}
-			p("   %-26s %9.2f %9.2f %9.2f %9.2f %7.0f MB   (status %s%s)", s.name, s.r.Seconds, s.r.RatioToFloor, s.r.CPUSeconds, s.r.SlapdCPUSeconds, s.r.PeakRSSMB, s.r.Status, extra)
 			match := "as expected"
 			if !s.r.CountsMatch {
 				match = fmt.Sprintf("EXPECTED %s", countsText(s.r.Expected))
 			}
+			p("   %-26s status %s, CPU (with slapd's) %.2f× the floor's%s", "", s.r.Status, s.r.CPURatioToFloor, extra)
 			p("   %-26s counts %s (%s)", "", countsText(s.r.Counts), match)
 		}
 		if s := rr.SignIn; s != nil {
