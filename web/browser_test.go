@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/authority-server/authority/authority"
+	"github.com/authority-server/authority/testenv"
 	"github.com/authority-server/authority/users"
 )
 
@@ -148,17 +149,25 @@ func (b *browserEnv) has(sel string) bool {
 	return ok
 }
 
-// waitText waits until the text of sel contains want.
+// waitText waits until the text of sel contains want. It polls from Go, so
+// that it survives the page reloading itself meanwhile.
 func (b *browserEnv) waitText(sel, want string) {
 	b.t.Helper()
-	_, err := chromedp.Run(b.ctx, chromedp.PollFunction[bool](`(sel, want) => { const e = document.querySelector(sel); return !!e && e.textContent.includes(want); }`,
-		chromedp.WithPollingArgs(sel, want), chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(60*time.Second)))
-	if err != nil {
-		got := "(no such element)"
-		if b.has(sel) {
-			got = b.text(sel)
+	check := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); return e ? e.textContent : null; })()`
+	deadline := time.Now().Add(60 * time.Second)
+	got := "(no such element)"
+	for {
+		s, err := chromedp.Run(b.ctx, chromedp.Evaluate[*string](check))
+		if err == nil && s != nil {
+			if strings.Contains(*s, want) {
+				return
+			}
+			got = *s
 		}
-		b.t.Fatalf("waiting for %q in %s: %v; it says %q", want, sel, err, got)
+		if time.Now().After(deadline) || b.ctx.Err() != nil {
+			b.t.Fatalf("waiting for %q in %s: it says %q (last error %v)", want, sel, got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -336,4 +345,144 @@ func TestConsoleBrowserCore(t *testing.T) {
 	b.expectText("#flash", "You have signed out.")
 	b.open("/users")
 	b.waitText("h1", "Sign in")
+}
+
+// typeInto replaces the text of sel by typing it, so that the page's
+// scripts see the input events.
+func (b *browserEnv) typeInto(sel, text string) {
+	b.t.Helper()
+	b.do("type into "+sel, chromedp.Evaluate[chromedp.Void](`document.querySelector(`+strconv.Quote(sel)+`).value = ""`), chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// check ticks the checkbox or radio button sel.
+func (b *browserEnv) check(sel string) {
+	b.t.Helper()
+	b.do("check "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+func TestConsoleBrowserLDAP(t *testing.T) {
+	people, groups := testenv.DemoDirectory()
+	g := testenv.StartGlauth(t, people, groups...)
+	b := startBrowser(t)
+	ctx := context.Background()
+	b.signIn()
+
+	// Settings > Security > LDAP, empty.
+	b.open("/settings/ldap")
+	b.expectText("#no-servers", "No LDAP servers yet")
+	b.shot("10-ldap-settings-empty")
+
+	// Add a server; a script that does not compile is shown while typing.
+	b.click("#add-server")
+	b.waitText("h1", "Add an LDAP server")
+	b.fill("#name", "Example directory")
+	b.fill("#url", g.URL)
+	b.fill("#bindDN", g.BindDN)
+	b.fill("#bindPassword", g.BindPassword)
+	b.fill("#searchFilter", "(&(objectClass=posixAccount)(uid=%u))")
+	b.typeInto("#activeScript", "function(entry) {\n  return entry.employeeType ==;\n}")
+	b.waitText("#activeScript-status", "Line 2, column")
+	b.shot("11-ldap-server-script-error")
+	b.click("#save-server")
+	b.expectText("#activeScript-status", "Line 2, column")
+	b.typeInto("#activeScript", "function(entry) { return entry.employeeType != 'student'; }")
+	b.waitText("#activeScript-status", "Compiles.")
+	b.typeInto("#roleNameScript", `function getRoles(entry) { var r = ["Desktop User"]; if ((entry.memberOf || []).join().indexOf("ou=admins,") >= 0) { r.push("Org Admin"); } return r; }`)
+	b.waitText("#roleNameScript-status", "Compiles.")
+	b.fill("#bindPassword", g.BindPassword) // a refused form never shows the password again
+	b.click("#save-server")
+	b.expectText("#flash", "LDAP server Example directory added.")
+
+	// The indicators, the matches and the preview.
+	b.waitText("#reachable", "LDAP is reachable")
+	b.waitText("#bindable", "Bind succeeded")
+	b.waitText("#matches", "7 matches")
+	b.expectText("#preview-table", "cn=alice,ou=staff,ou=users,dc=example,dc=com")
+	b.expectText("#preview-table", "alice@example.com")
+	b.expectText("#preview-table", "Org Admin")
+	b.expectText("#preview-pager", "1–7 of 7")
+	if !b.has(`#preview-table tr:nth-child(4) .badge-deactivated`) { // dave is a student
+		t.Fatalf("the preview does not show dave inactive: %s", b.text("#preview-table"))
+	}
+	b.shot("12-ldap-server-setup")
+	b.fill("#preview-search", "gra")
+	b.click("#preview-search-go")
+	b.expectText("#preview-table", "grace")
+	if strings.Contains(b.text("#preview-table"), "alice") {
+		t.Fatal("the preview search for gra shows alice")
+	}
+
+	// Try the active script on one entry.
+	b.fill("#activeScript-username", "dave")
+	b.do("try", chromedp.Click(chromedp.CSS("#activeScript-try-button")))
+	b.waitText("#activeScript-try", "returns false")
+
+	// The bind password sits behind Edit.
+	if b.has("#bindPassword:not([disabled])") {
+		t.Fatal("the bind password box is open before Edit")
+	}
+	b.do("edit password", chromedp.Click(chromedp.CSS("#edit-password")))
+	b.do("password box", chromedp.WaitVisible(chromedp.CSS("#bindPassword")))
+	if !b.has("#bindPassword:not([disabled])") {
+		t.Fatal("Edit does not open the bind password box")
+	}
+	if v, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#bindPassword"))); v != "" {
+		t.Fatalf("the password box holds %q", v)
+	}
+
+	// An org that signs in with this server, with users to sync.
+	b.open("/orgs/new")
+	b.fill("#name", "Directory people")
+	b.check("#auth-ldap")
+	b.check(`input[name=ldapServerIds]`)
+	b.click("#save-org")
+	b.expectText("#flash", "Organization Directory people created")
+	org, err := b.app.Orgs.ByName(ctx, "Directory people")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"alice", "dave", "zed"} {
+		if _, err := b.app.Users.Create(ctx, users.NewUser{Username: name, OrgID: org.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.open("/settings/ldap")
+	b.expectText("#server-list", "Directory people")
+
+	// Simulate Synchronize: the result shows up without a reload.
+	b.click("#simulate-sync")
+	b.expectText("#flash", "Simulated sync 1 started.")
+	b.waitText("#sync-result", "Run 1")
+	b.expectText("#sync-result .run-status", "ok")
+	b.expectText("#sync-result", "simulated")
+	b.expectText("#sync-result", "deactivated 2")
+	b.shot("13-ldap-settings-after-simulate")
+	if u, _ := b.app.Users.ByUsername(ctx, "zed"); u.Status != users.StatusActive {
+		t.Fatalf("a simulated sync deactivated zed: %s", u.Status)
+	}
+
+	// Its history.
+	b.click("#sync-history")
+	b.waitText("h1", "Sync history")
+	b.expectText("#run-list", "Simulate Synchronize")
+	b.expectText("#run-list", "simulated")
+	b.shot("14-sync-history")
+	b.click("#run-list a")
+	b.waitText("h1", "Sync run 1")
+	b.expectText("#run-changes", "zed")
+	b.expectText("#run-changes", "dave")
+	b.expectText("#run-changes", "Deactivated")
+	b.shot("15-sync-run")
+
+	// Notifications.
+	b.open("/settings/notifications")
+	b.fill("#emails", "ops@example.com\nsecurity@example.com")
+	b.fill("#smtp-host", "mail.example.com")
+	b.fill("#smtp-port", "2525")
+	b.click("#save-notifications")
+	b.expectText("#flash", "Sync summaries go to 2 address(es) through mail.example.com.")
+	b.fill("#emails", "not an address")
+	b.click("#save-notifications")
+	b.expectText("#notifications-form .field-error", "is not an email address")
+	b.shot("16-notifications")
 }

@@ -499,6 +499,7 @@ var templateFuncs = template.FuncMap{
 		}
 		return *p
 	},
+	"derefB": func(p *bool) bool { return p != nil && *p },
 	"derefS": func(p *string) string {
 		if p == nil {
 			return ""
