@@ -199,6 +199,12 @@ var lifecycleTables = []string{"users", "user_roles", "devices", "archives", "ro
 
 func isConflict(err error) bool { return apperr.Is(err, apperr.KindConflict) }
 
+func apperrAs(err error) (*apperr.Error, bool) { return apperr.As(err) }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func joinLines(lines []string) string { return strings.Join(lines, "\n") }
+
 func changesOf(run dirsync.Run, username string) []dirsync.Change {
 	var out []dirsync.Change
 	for _, c := range run.Changes {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -172,10 +173,11 @@ type mailer struct {
 	port                           int
 	startTLS                       bool
 	timeout                        time.Duration
+	rootCAs                        *x509.CertPool // nil: the system's
 }
 
 func (s *Service) mailer(st stored) (mailer, error) {
-	m := mailer{host: st.SMTP.Host, port: st.SMTP.Port, username: st.SMTP.Username, from: st.SMTP.From, startTLS: st.SMTP.StartTLS, timeout: s.mailTimeout}
+	m := mailer{host: st.SMTP.Host, port: st.SMTP.Port, username: st.SMTP.Username, from: st.SMTP.From, startTLS: st.SMTP.StartTLS, timeout: s.mailTimeout, rootCAs: s.mailRoots}
 	if m.port == 0 {
 		m.port = DefaultSMTPPort
 	}
@@ -220,7 +222,11 @@ func (m mailer) send(ctx context.Context, to []string, msg []byte) error {
 	defer c.Close()
 	if m.startTLS {
 		if ok, _ := c.Extension("STARTTLS"); ok {
-			if err := c.StartTLS(&tls.Config{ServerName: m.host, MinVersion: tls.VersionTLS12}); err != nil {
+			cfg := &tls.Config{ServerName: m.host, MinVersion: tls.VersionTLS12}
+			if m.rootCAs != nil {
+				cfg.RootCAs = m.rootCAs
+			}
+			if err := c.StartTLS(cfg); err != nil {
 				return fmt.Errorf("SMTP server %s: STARTTLS: %w", addr, err)
 			}
 		}

@@ -80,8 +80,8 @@ func (s *Service) Status(ctx context.Context) (State, error) {
 
 // nextRun computes when the schedule runs next: the last run that was not
 // simulated (or the anchor, when later or when there was no run) plus the
-// interval. With create, a missing anchor is set to now (the scheduler
-// starting); without, a missing anchor with no run gives nil.
+// interval. With create and no run yet, a missing anchor is set to now (the
+// scheduler starting); without create, no run and no anchor give nil.
 func (s *Service) nextRun(ctx context.Context, interval time.Duration, create bool) (*time.Time, error) {
 	last, ok, err := s.lastRealStart(ctx)
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *Service) nextRun(ctx context.Context, interval time.Duration, create bo
 	if err != nil {
 		return nil, fmt.Errorf("dirsync: read the schedule: %w", err)
 	}
-	if !has && create {
+	if !has && !ok && create {
 		doc.Anchor = s.now().UTC()
 		if err := kv.Put(ctx, s.db, scheduleKey, doc); err != nil {
 			return nil, fmt.Errorf("dirsync: save the schedule: %w", err)

@@ -2,6 +2,7 @@ package dirsync
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -60,6 +61,8 @@ type Service struct {
 	// pageHook, when set (tests only), is called after each page of a
 	// search has been processed.
 	pageHook func(serverID int64, page int)
+	// mailRoots, when set (tests only), are the CAs trusted for STARTTLS.
+	mailRoots *x509.CertPool
 
 	schedMu   sync.Mutex
 	schedStop context.CancelFunc
