@@ -59,7 +59,7 @@ type engine struct {
 	sets     map[int64]*script.Set
 	serves   map[int64]map[int64]bool // org id → server ids of the org
 	users    []*scopeUser
-	byName   map[string]*scopeUser // lower-case username
+	byName   map[string][]*scopeUser // lower-case username (several only when usernames differ in non-ASCII case)
 	mapping  map[string]string
 	orgs     map[int64]*Counts
 	total    Counts
@@ -108,7 +108,7 @@ func (o *outcome) fail(u *scopeUser, msg string) {
 // and sends the summary email.
 func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time.Time) {
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
-		serves: map[int64]map[int64]bool{}, byName: map[string]*scopeUser{}, sets: map[int64]*script.Set{},
+		serves: map[int64]map[int64]bool{}, byName: map[string][]*scopeUser{}, sets: map[int64]*script.Set{},
 		runner: script.NewRunner(s.scriptLimit)}
 	st, msg := e.run(ctx)
 	bg := context.WithoutCancel(ctx)
@@ -286,7 +286,8 @@ func (e *engine) loadUsers(ctx context.Context) error {
 			email: r.Email, first: r.First, last: r.Last, serverID: r.ServerID, dn: r.DN, uid: r.UID, onHold: r.OnHold,
 			guard: strings.EqualFold(r.Username, adminUsername) && r.Sysadmin && r.HasPassword && r.DN == ""}
 		e.users = append(e.users, u)
-		e.byName[strings.ToLower(r.Username)] = u
+		key := strings.ToLower(r.Username)
+		e.byName[key] = append(e.byName[key], u)
 		e.orgs[r.OrgID].Users++
 		e.total.Users++
 	}
@@ -345,22 +346,23 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 		var res *script.Result
 		person := srv.Person(ent)
 		for _, name := range person.Usernames {
-			u := e.byName[strings.ToLower(name)]
-			if u == nil || !e.serves[u.orgID][srv.ID] {
-				continue
-			}
-			if u.found {
-				if u.foundOn == srv.ID && !strings.EqualFold(u.foundDN, ent.DN) {
-					dups.warn(u, fmt.Sprintf("username found in several entries of LDAP server %d (%s): %q and %q; the first one is used", srv.ID, srv.Name, u.foundDN, ent.DN))
+			for _, u := range e.byName[strings.ToLower(name)] {
+				if !e.serves[u.orgID][srv.ID] {
+					continue
 				}
-				continue
+				if u.found {
+					if u.foundOn == srv.ID && !strings.EqualFold(u.foundDN, ent.DN) {
+						dups.warn(u, fmt.Sprintf("username found in several entries of LDAP server %d (%s): %q and %q; the first one is used", srv.ID, srv.Name, u.foundDN, ent.DN))
+					}
+					continue
+				}
+				u.found, u.foundOn, u.foundDN = true, srv.ID, ent.DN
+				if res == nil {
+					r := e.runner.Run(set, ent.DN, ent.Attrs)
+					res = &r
+				}
+				found = append(found, match{u: u, name: name, person: person, dn: ent.DN, res: res})
 			}
-			u.found, u.foundOn, u.foundDN = true, srv.ID, ent.DN
-			if res == nil {
-				r := e.runner.Run(set, ent.DN, ent.Attrs)
-				res = &r
-			}
-			found = append(found, match{u: u, name: name, person: person, dn: ent.DN, res: res})
 		}
 	}
 	var have map[int64][]string
@@ -747,10 +749,13 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 	if e.valve.Trips(len(cands), len(e.users)) {
 		if !e.req.OverrideValve {
 			e.log.valve(len(cands), len(e.users), e.valve)
+			// One line per user kept (up to what the history keeps; the
+			// rest are only counted).
 			var kept outcome
-			for _, u := range cands {
+			for _, u := range cands[:min(len(cands), MaxChangeLines)] {
 				kept.line(u, ChangeNotDeactivated, statusText(u.status, u.reason), statusText(u.status, u.reason), "identified for deactivation ("+why(u)+"); not deactivated: safety valve")
 			}
+			e.rec.total += len(cands) - len(kept.lines)
 			if err := e.recordOnly(ctx, kept.lines); err != nil {
 				return StatusFailed, "", err
 			}
