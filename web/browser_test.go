@@ -380,6 +380,11 @@ func TestConsoleBrowserLDAP(t *testing.T) {
 	b.fill("#bindDN", g.BindDN)
 	b.fill("#bindPassword", g.BindPassword)
 	b.fill("#searchFilter", "(&(objectClass=posixAccount)(uid=%u))")
+	// Test the settings before adding the server.
+	b.do("test these settings", chromedp.Click(chromedp.CSS("#test-settings")))
+	b.waitText("#reachable", "LDAP is reachable")
+	b.waitText("#bindable", "Bind succeeded")
+	b.waitText("#test-settings-result", "Unsaved settings: reachable, bind succeeded, 7 matches.")
 	b.typeInto("#activeScript", "function(entry) {\n  return entry.employeeType ==;\n}")
 	b.waitText("#activeScript-status", "Line 2, column")
 	b.shot("11-ldap-server-script-error")

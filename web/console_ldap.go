@@ -23,6 +23,7 @@ func (s *Server) consoleLDAPRoutes(r chi.Router) {
 	r.Post("/settings/ldap/compile", s.consoleCompileScript)
 	r.Get("/settings/ldap/servers/new", s.consoleNewLDAPServer)
 	r.Post("/settings/ldap/servers", s.consoleCreateLDAPServer)
+	r.Post("/settings/ldap/servers/test", s.consoleTestLDAPServer)
 	r.Get("/settings/ldap/servers/{id}", s.consoleLDAPServer)
 	r.Post("/settings/ldap/servers/{id}", s.consoleUpdateLDAPServer)
 	r.Post("/settings/ldap/servers/{id}/delete", s.consoleDeleteLDAPServer)
@@ -192,6 +193,7 @@ type serverForm struct {
 	Test          *ldapauth.TestResult // the no-JavaScript test
 	Preview       *previewData
 	DefaultActive string
+	Notice        string // about an unsaved test
 }
 
 type previewData struct {
@@ -289,6 +291,10 @@ func (s *Server) consoleCreateLDAPServer(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	in, shown, err := serverInput(r, true)
+	if err == nil && r.PostFormValue("action") == "test" {
+		s.draftTestPage(w, r, 0, in, shown, nil)
+		return
+	}
 	var srv ldapauth.Server
 	if err == nil {
 		srv, err = s.LDAP.Create(r.Context(), in)
@@ -334,6 +340,40 @@ func (s *Server) consoleLDAPServer(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Preview = s.preview(ctx, srv, q.Get("search"), q.Get("page"))
 	s.render(w, r, http.StatusOK, "ldap_server", &view{Title: srv.Name, Nav: "ldap", Data: f})
+}
+
+// draftTestPage shows the setup form again with the test of its unsaved
+// settings (the page's "Test these settings" without JavaScript).
+func (s *Server) draftTestPage(w http.ResponseWriter, r *http.Request, id int64, in ldapauth.ServerInput, shown ldapauth.Server, stored *ldapauth.Server) {
+	ctx := r.Context()
+	isNew := id == 0
+	title := "Add an LDAP server"
+	if stored != nil {
+		title = stored.Name
+	}
+	f := newServerForm(shown, isNew)
+	f.EditPassword = isNew || in.BindPassword != nil
+	v := &view{Title: title, Nav: "ldap", Data: f}
+	srv, err := s.LDAP.Draft(ctx, id, in)
+	if err != nil {
+		s.render(w, r, s.formError(r, v, err, serverFields...), "ldap_server", v)
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	res := ldapauth.Test(tctx, srv)
+	cancel()
+	if res.Error != "" {
+		res.Error = sentence(res.Error)
+	}
+	f.Test = &res
+	if !isNew {
+		f.UsedBy = s.serverUsedBy(ctx, id)
+	}
+	f.Notice = "Tested, not saved."
+	if f.EditPassword {
+		f.Notice += " Enter the bind password again before saving: a password is never sent back to the browser."
+	}
+	s.render(w, r, http.StatusOK, "ldap_server", v)
 }
 
 // serverUsedBy names the orgs that use server id (their own setting).
@@ -425,14 +465,21 @@ func (s *Server) consoleUpdateLDAPServer(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	in, shown, err := serverInput(r, false)
+	shown.ID, shown.HasBindPassword = id, stored.HasBindPassword
+	if err == nil && r.PostFormValue("action") == "test" {
+		s.draftTestPage(w, r, id, in, shown, &stored)
+		return
+	}
 	var srv ldapauth.Server
 	if err == nil {
 		srv, err = s.LDAP.Update(ctx, id, in)
 	}
 	if err != nil {
-		shown.ID, shown.HasBindPassword = id, stored.HasBindPassword
 		f := newServerForm(shown, false)
 		f.EditPassword = in.BindPassword != nil
+		if e, ok := apperr.As(err); ok && e.Field == "bindPassword" {
+			f.EditPassword = true
+		}
 		f.UsedBy = s.serverUsedBy(ctx, id)
 		v := &view{Title: stored.Name, Nav: "ldap", Data: f}
 		s.render(w, r, s.formError(r, v, err, serverFields...), "ldap_server", v)
@@ -467,16 +514,42 @@ func (s *Server) consoleDeleteLDAPServer(w http.ResponseWriter, r *http.Request)
 
 // consoleTestLDAPServer answers the reachable, bindable and matches
 // indicators as JSON for the setup page's script.
+//
+// With draft=1 it tests the settings of the posted setup form (unsaved; the
+// stored bind password unless the form's password box was opened), on
+// /settings/ldap/servers/test those of a new server.
 func (s *Server) consoleTestLDAPServer(w http.ResponseWriter, r *http.Request) {
 	if s.LDAP == nil {
 		s.writeError(w, http.StatusServiceUnavailable, "LDAP is not available on this server", nil)
 		return
 	}
-	id, ok := s.pathID(w, r, "id")
-	if !ok {
-		return
+	var id int64
+	if chi.URLParam(r, "id") != "" {
+		var ok bool
+		if id, ok = s.pathID(w, r, "id"); !ok {
+			return
+		}
 	}
-	srv, err := s.LDAP.Get(r.Context(), id)
+	var (
+		srv ldapauth.Server
+		err error
+	)
+	switch {
+	case r.PostFormValue("draft") != "":
+		var in ldapauth.ServerInput
+		if in, _, err = serverInput(r, id == 0); err == nil {
+			srv, err = s.LDAP.Draft(r.Context(), id, in)
+		}
+		if e, ok := apperr.As(err); ok && e.Kind == apperr.KindInvalid {
+			s.writeJSON(w, http.StatusOK, map[string]any{"reachable": false, "bindable": false, "matches": 0,
+				"error": "Not tested: " + strings.TrimSuffix(fieldMessage(e), ".") + " (" + e.Field + ").", "field": e.Field})
+			return
+		}
+	case id == 0:
+		err = apperr.Invalid("draft", "send the setup form to test a new server")
+	default:
+		srv, err = s.LDAP.Get(r.Context(), id)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

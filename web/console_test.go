@@ -310,8 +310,29 @@ func TestConsoleLDAPServerSetup(t *testing.T) {
 	if !strings.Contains(body, "alice@example.com") || strings.Contains(body, "bob@example.com") {
 		t.Errorf("the preview search for ali does not show just alice")
 	}
+	// Testing settings before saving them: with the script, and without.
+	draft := addServerForm(g)
+	draft.Set("draft", "1")
+	_, res := e.postJSON("/settings/ldap/servers/test", draft)
+	if res["reachable"] != true || res["bindable"] != true {
+		t.Errorf("test of a new server's settings: %v", res)
+	}
+	draft.Set("bindPassword", "wrong")
+	if _, res = e.postJSON("/settings/ldap/servers/test", draft); res["reachable"] != true || res["bindable"] != false || res["error"] == "" {
+		t.Errorf("test with a wrong password: %v", res)
+	}
+	noJS := addServerForm(g)
+	noJS.Set("action", "test")
+	code, _, body = e.post("/settings/ldap/servers", noJS, false)
+	keep(body)
+	if code != http.StatusOK || !strings.Contains(body, "LDAP is reachable") || !strings.Contains(body, "Tested, not saved.") {
+		t.Errorf("test without JavaScript: %d\n%s", code, body)
+	}
+	if list, _ := e.app.LDAP.List(context.Background()); len(list) != 1 {
+		t.Fatalf("testing settings saved a server: %d servers", len(list))
+	}
 	// The indicators.
-	_, res := e.postJSON(loc+"/test", url.Values{})
+	_, res = e.postJSON(loc+"/test", url.Values{})
 	if res["reachable"] != true || res["bindable"] != true || res["matches"] != float64(8) {
 		t.Errorf("test: %v, want reachable, bindable, 8 matches", res)
 	}
@@ -339,6 +360,15 @@ func TestConsoleLDAPServerSetup(t *testing.T) {
 	srv, err := e.app.LDAP.Get(context.Background(), mustInt(t, id))
 	if err != nil || srv.BindPassword != g.BindPassword || srv.Name != "Corporate" {
 		t.Fatalf("after saving without the password box: %v, name %q, password kept %v", err, srv.Name, srv.BindPassword == g.BindPassword)
+	}
+	// Moving the server to another host needs the password again; the box opens.
+	moved := addServerForm(g)
+	moved.Del("bindPassword")
+	moved.Set("url", strings.Replace(g.URL, "127.0.0.1", "localhost", 1))
+	code, _, body = e.post(loc, moved, false)
+	keep(body)
+	if code != http.StatusBadRequest || !regexp.MustCompile(`(?s)id="bindPassword" name="bindPassword" type="password" autocomplete="new-password">.*?class="field-error"[^>]*>Enter the bind password again`).MatchString(body) {
+		t.Errorf("a new host without the password: %d, want the open password box with the error\n%s", code, body)
 	}
 	// A failed save with the password box open does not show the password again.
 	form.Set("bindPasswordEdit", "1")

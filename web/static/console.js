@@ -76,31 +76,46 @@
     });
   });
 
-  // Reachable / bindable / matches of a saved LDAP server.
+  // Reachable / bindable / matches: of the saved server when the page
+  // opens, of the form's unsaved settings on "Test these settings".
   document.querySelectorAll("[data-test-url]").forEach(function (box) {
+    var summary = document.getElementById("test-settings-result");
     function set(name, state, yes, no) {
       var el = box.querySelector('[data-indicator="' + name + '"]');
       if (!el) { return; }
       el.className = "indicator " + (state ? "yes" : "no");
       el.textContent = state ? yes : no;
     }
-    function run() {
+    function run(fields, label) {
       text(box.querySelector("[data-test-state]"), "Testing…");
-      postForm(box.getAttribute("data-test-url"), {}).then(function (res) {
+      if (label) { text(summary, "Testing…"); }
+      postForm(box.getAttribute("data-test-url"), fields).then(function (res) {
         set("reachable", res.reachable, "LDAP is reachable", "LDAP is not reachable");
         set("bindable", res.bindable, "Bind succeeded", "Bind failed");
         var m = box.querySelector('[data-indicator="matches"]');
-        if (m) {
-          m.className = "indicator";
-          m.textContent = res.bindable ? res.matches + (res.matches === 1 ? " match" : " matches") : "matches: —";
-        }
+        var matches = res.bindable ? res.matches + (res.matches === 1 ? " match" : " matches") : "matches: —";
+        if (m) { m.className = "indicator"; m.textContent = matches; }
         text(box.querySelector("[data-test-error]"), res.error || "");
-        text(box.querySelector("[data-test-state]"), "");
-      }).catch(function () { text(box.querySelector("[data-test-state]"), "The test did not finish."); });
+        text(box.querySelector("[data-test-state]"), label);
+        if (label) { text(summary, res.error ? res.error : (label + ": reachable, bind succeeded, " + matches + ".")); }
+      }).catch(function () {
+        text(box.querySelector("[data-test-state]"), "The test did not finish.");
+        text(summary, "");
+      });
     }
     var again = box.querySelector("[data-test-again]");
-    if (again) { again.addEventListener("click", function (ev) { ev.preventDefault(); run(); }); }
-    run();
+    if (again) { again.addEventListener("click", function (ev) { ev.preventDefault(); run({}, "Saved settings"); }); }
+    var btn = document.querySelector("[data-test-form]");
+    if (btn && btn.form) {
+      btn.addEventListener("click", function (ev) {
+        ev.preventDefault();
+        var fields = {};
+        new FormData(btn.form).forEach(function (v, k) { if (k !== "action") { fields[k] = v; } });
+        fields.draft = "1";
+        run(fields, "Unsaved settings");
+      });
+    }
+    if (box.hasAttribute("data-test-auto")) { run({}, ""); }
   });
 
   // A running sync: poll its status and show the progress; reload when it ends.
