@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/authority-server/authority/authority"
+	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/testenv"
 	"github.com/authority-server/authority/users"
 )
@@ -165,7 +166,7 @@ func TestConsoleCSRFRefused(t *testing.T) {
 	e := startConsole(t)
 	e.signIn()
 	e.follow("/orgs/new")
-	for _, path := range []string{"/orgs", "/logout", "/settings/role-mapping", "/legal-holds"} {
+	for _, path := range []string{"/orgs", "/logout", "/settings/role-mapping", "/legal-holds", "/sync/runs", "/settings/ldap", "/settings/notifications", "/users/1/deactivate"} {
 		code, _, body := e.post(path, url.Values{"name": {"Evil"}}, true)
 		if code != http.StatusForbidden {
 			t.Errorf("POST %s without a CSRF token: status %d, want 403\n%s", path, code, body)
@@ -411,3 +412,102 @@ func mustInt(t *testing.T, s string) int64 {
 	}
 	return n
 }
+
+func TestConsoleNotificationsPasswordWriteOnly(t *testing.T) {
+	e := startConsole(t)
+	e.signIn()
+	e.follow("/settings/notifications")
+	secret := "smtp-Secret-4711"
+	form := url.Values{"emails": {"ops@example.com\nsec@example.com"}, "smtp.host": {"mail.example.com"}, "smtp.port": {"587"},
+		"smtp.username": {"mailer"}, "passwordEdit": {"1"}, "smtp.password": {secret}}
+	code, loc, body := e.post("/settings/notifications", form, false)
+	if code != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", code, body)
+	}
+	body = e.follow(loc)
+	if strings.Contains(body, secret) || !strings.Contains(body, "A password is stored.") || !strings.Contains(body, "ops@example.com\nsec@example.com") {
+		t.Fatalf("after saving:\n%s", body)
+	}
+	// Saving again without opening the password box keeps the password.
+	form.Del("passwordEdit")
+	form.Del("smtp.password")
+	form.Set("smtp.port", "2525")
+	if code, _, _ := e.post("/settings/notifications", form, false); code != http.StatusSeeOther {
+		t.Fatalf("save again: %d", code)
+	}
+	n, _ := e.app.Sync.Notifications(context.Background())
+	if !n.SMTP.HasPassword || n.SMTP.Port != 2525 {
+		t.Fatalf("notifications: %+v", n.SMTP)
+	}
+	// A refused form does not show the password it was sent with.
+	form.Set("passwordEdit", "1")
+	form.Set("smtp.password", secret)
+	form.Set("emails", "ops@example.com\nnot an address")
+	code, _, body = e.post("/settings/notifications", form, false)
+	if code != http.StatusBadRequest || strings.Contains(body, secret) || !strings.Contains(body, "is not an email address") {
+		t.Fatalf("bad address: %d\n%s", code, body)
+	}
+	for _, path := range []string{"/settings/notifications", "/settings/notifications?editPassword=1"} {
+		if strings.Contains(e.follow(path), secret) {
+			t.Errorf("GET %s shows the SMTP password", path)
+		}
+	}
+}
+
+func TestConsoleUserActionsAndOrgKey(t *testing.T) {
+	e := startConsole(t)
+	ctx := context.Background()
+	root, _ := e.app.Orgs.EnsureRoot(ctx)
+	other, err := e.app.Orgs.Create(ctx, orgsInput("Branch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.app.Users.Create(ctx, users.NewUser{Username: "erin", Password: "erin-pw-123", OrgID: root.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.signIn()
+	page := "/users/" + strconv.FormatInt(u.ID, 10)
+	e.follow(page)
+	step := func(action string, form url.Values, wantFlash string, wantStatus users.Status) {
+		t.Helper()
+		code, loc, body := e.post(page+"/"+action, form, false)
+		if code != http.StatusSeeOther || loc != page {
+			t.Fatalf("%s: %d %q\n%s", action, code, loc, body)
+		}
+		body = e.follow(loc)
+		if !strings.Contains(body, wantFlash) {
+			t.Fatalf("%s: the page does not say %q\n%s", action, wantFlash, body)
+		}
+		if got, _ := e.app.Users.Get(ctx, u.ID); got.Status != wantStatus {
+			t.Fatalf("%s: status %s, want %s", action, got.Status, wantStatus)
+		}
+	}
+	step("block", nil, "erin is blocked", users.StatusBlocked)
+	step("unblock", nil, "erin is unblocked and active.", users.StatusActive)
+	step("deactivate", nil, "erin is deactivated", users.StatusDeactivated)
+	step("block", nil, "reactivate it before blocking", users.StatusDeactivated)
+	step("reactivate", nil, "erin is active again", users.StatusActive)
+	step("move", url.Values{"orgId": {strconv.FormatInt(other.ID, 10)}}, "erin moved to Branch.", users.StatusActive)
+	if got, _ := e.app.Users.Get(ctx, u.ID); got.OrgID != other.ID {
+		t.Fatalf("not moved: org %d", got.OrgID)
+	}
+	// A new registration key.
+	orgPage := "/orgs/" + strconv.FormatInt(other.ID, 10)
+	e.follow(orgPage)
+	code, loc, _ := e.post(orgPage+"/registration-key", nil, false)
+	if code != http.StatusSeeOther || loc != orgPage {
+		t.Fatalf("new key: %d %q", code, loc)
+	}
+	if o, _ := e.app.Orgs.Get(ctx, other.ID); o.RegistrationKey == other.RegistrationKey || !strings.Contains(e.follow(loc), o.RegistrationKey) {
+		t.Fatalf("the registration key did not change, or the page does not show it")
+	}
+	// Pages that do not exist.
+	for _, p := range []string{"/users/999", "/orgs/999", "/legal-holds/999", "/sync/runs/999", "/settings/ldap/servers/999", "/users/abc", "/no/such/page"} {
+		if code, _, body := e.get(p); code != http.StatusNotFound || !strings.Contains(body, "Sign out") {
+			t.Errorf("GET %s: %d, want a 404 page with the menu", p, code)
+		}
+	}
+}
+
+func orgsInput(name string) orgs.Input { return orgs.Input{Name: &name} }
