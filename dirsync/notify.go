@@ -300,7 +300,8 @@ func (s *Service) sendSummary(ctx context.Context, id int64, l *runLog) {
 	}
 	tail := fmt.Sprintf("to:[%s], users:%d, deactivated:%d, simulated:%t", strings.Join(st.Emails, ", "), run.Counts.Users, run.Counts.Deactivated, run.Simulated)
 	if len(st.Emails) == 0 {
-		l.main.Info("DIRSYNC:: summary email sent " + tail + " (no addresses in Settings > Notifications)")
+		// Nobody to send to: the line keeps the SPEC's form, with to:[].
+		l.main.Info("DIRSYNC:: summary email sent " + tail)
 		return
 	}
 	if st.SMTP.Host == "" {
