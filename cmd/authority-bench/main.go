@@ -182,8 +182,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 // runSize builds the directory and the database for n people and measures
 // everything at that size.
 func runSize(ctx context.Context, o options, base string, n int, main bool, stdout io.Writer) (*RunReport, error) {
+	began := time.Now()
 	logf := func(format string, a ...any) {
-		fmt.Fprintf(stdout, "[%6d] %s\n", n, fmt.Sprintf(format, a...))
+		fmt.Fprintf(stdout, "[%6d %6.1fs] %s\n", n, time.Since(began).Seconds(), fmt.Sprintf(format, a...))
 	}
 	dir := filepath.Join(base, fmt.Sprintf("n%d", n))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -296,9 +297,9 @@ func runSize(ctx context.Context, o options, base string, n int, main bool, stdo
 	}
 
 	// Each repetition restores the registered database, then: floor,
-	// simulate, floor, sync. One more floor at the end brackets the last
-	// sync. The simulate runs first on the fresh database, so that both see
-	// the same changes.
+	// simulate, floor, sync. With several repetitions, one more floor at the
+	// end brackets the last sync. The simulate runs first on the fresh
+	// database, so that both see the same changes.
 	rr.Simulate, rr.Sync = &SyncResult{Expected: pop.expected}, &SyncResult{Expected: pop.expected}
 	for rep := range o.Repeat {
 		for _, suffix := range []string{"", "-wal", "-shm"} {
@@ -324,8 +325,10 @@ func runSize(ctx context.Context, o options, base string, n int, main bool, stdo
 			}
 		}
 	}
-	if err := floorOnce(len(rr.Floor.Runs)); err != nil {
-		return nil, err
+	if o.Repeat > 1 {
+		if err := floorOnce(len(rr.Floor.Runs)); err != nil {
+			return nil, err
+		}
 	}
 	rr.Floor.finish()
 	rr.Sync.finish(rr.Floor, nil)

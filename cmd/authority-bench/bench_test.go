@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authority-server/authority/testenv"
+)
+
+// TestMain lets the test binary serve as the bench's child process (the
+// bench re-executes its own binary for each measured sync).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == childCmd {
+		os.Exit(childMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// TestBenchSmall runs the whole bench on 300 people and checks that it
+// writes a well-formed report with every figure. It asserts nothing about
+// the figures' values: timings are not pass/fail.
+func TestBenchSmall(t *testing.T) {
+	if _, err := os.Stat(testenv.SlapdPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("slapd is needed: %v", testenv.ErrSlapdNotInstalled)
+		}
+		t.Skipf("%v", testenv.ErrSlapdNotInstalled)
+	}
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "bench.json")
+	prof := filepath.Join(tmp, "sync.pprof")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	err := run(ctx, []string{"-people", "300", "-out", out, "-dir", tmp, "-repeat", "1", "-signin-seconds", "0.6",
+		"-cpuprofile", prof, "-memprofile", filepath.Join(tmp, "sync.heap")}, &log, &log)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, log.String())
+	}
+	t.Logf("bench output:\n%s", log.String())
+
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("the report is not JSON: %v\n%s", err, raw)
+	}
+	// The JSON names are the report's interface: check them as written.
+	var generic map[string]any
+	if err := json.Unmarshal(raw, &generic); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"command", "machine.cpus", "machine.cpuModel", "machine.memTotal", "machine.goVersion",
+		"main.people", "main.floor.seconds", "main.simulate.seconds", "main.simulate.ratioToFloor", "main.simulate.ratioToSync",
+		"main.sync.seconds", "main.sync.ratioToFloor", "main.sync.peakRSSBytes", "main.sync.counts.deactivated",
+		"main.signIn.product.p99Ms", "main.signIn.product.medianMs", "main.signIn.product.perSecond",
+		"main.signIn.raw.p99Ms", "main.signIn.raw.medianMs", "main.signIn.p99Ratio",
+		"tenth.people", "tenth.sync.seconds", "tenth.simulate.seconds", "tenth.floor.seconds", "tenth.sync.peakRSSBytes",
+		"tenth.signIn.product.p99Ms", "growth.syncTimeRatio", "targets",
+	} {
+		if v := lookup(generic, path); v == nil {
+			t.Errorf("the report has no %s", path)
+		}
+	}
+
+	for name, rr := range map[string]*RunReport{"main": rep.Main, "tenth": rep.Tenth} {
+		if rr == nil {
+			t.Fatalf("no %s figures", name)
+		}
+		for fig, v := range map[string]float64{
+			"floor.seconds": rr.Floor.Seconds, "simulate.seconds": rr.Simulate.Seconds, "sync.seconds": rr.Sync.Seconds,
+			"sync.ratioToFloor": rr.Sync.RatioToFloor, "simulate.ratioToSync": rr.Simulate.RatioToSync,
+			"sync.peakRSSBytes": float64(rr.Sync.PeakRSSBytes), "simulate.peakRSSBytes": float64(rr.Simulate.PeakRSSBytes),
+		} {
+			if !(v > 0) {
+				t.Errorf("%s.%s = %v, want a positive figure", name, fig, v)
+			}
+		}
+		if rr.Floor.Entries != rr.People-rr.Changes.Removed {
+			t.Errorf("%s: the floor search found %d entries, want %d", name, rr.Floor.Entries, rr.People-rr.Changes.Removed)
+		}
+		for kind, s := range map[string]*SyncResult{"sync": rr.Sync, "simulate": rr.Simulate} {
+			if s.Status != "ok" || !s.CountsMatch {
+				t.Errorf("%s %s: status %s, counts %+v, want ok and %+v", name, kind, s.Status, s.Counts, s.Expected)
+			}
+			if s.Counts.Deactivated == 0 || s.Counts.Moved == 0 || s.Counts.RolesChanged == 0 {
+				t.Errorf("%s %s: counts %+v: the changes did not show", name, kind, s.Counts)
+			}
+		}
+		si := rr.SignIn
+		if si == nil {
+			t.Fatalf("%s: no sign-in figures", name)
+		}
+		if si.Product.Count == 0 || si.Product.Errors > 0 || !(si.Product.P99Ms > 0) || !(si.Product.MedianMs > 0) {
+			t.Errorf("%s: sign-in %+v", name, si.Product)
+		}
+		if si.Raw.Count == 0 || si.Raw.Errors > 0 || !(si.Raw.P99Ms > 0) {
+			t.Errorf("%s: raw sign-in %+v", name, si.Raw)
+		}
+	}
+	if rep.Main.People != 300 || rep.Tenth.People != 30 {
+		t.Errorf("sizes %d and %d, want 300 and 30", rep.Main.People, rep.Tenth.People)
+	}
+	if rep.Growth == nil || !(rep.Growth.SyncTimeRatio > 0) {
+		t.Errorf("growth %+v", rep.Growth)
+	}
+	if len(rep.Targets) != 5 {
+		t.Errorf("%d targets, want 5", len(rep.Targets))
+	}
+	for _, tg := range rep.Targets {
+		if tg.Status != "met" && tg.Status != "missed" {
+			t.Errorf("target %q: status %q", tg.Name, tg.Status)
+		}
+	}
+	for _, suffix := range []string{"", ".simulate", ".floor", ".signin"} {
+		for _, base := range []string{prof, filepath.Join(tmp, "sync.heap")} {
+			if fi, err := os.Stat(base + suffix); err != nil || fi.Size() == 0 {
+				t.Errorf("profile %s: %v", base+suffix, err)
+			}
+		}
+	}
+	// The temporary directory is removed, and with it slapd's database.
+	left, _ := filepath.Glob(filepath.Join(tmp, "authority-bench-*"))
+	if len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// lookup follows a dotted path through decoded JSON objects.
+func lookup(v any, path string) any {
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// TestFlags checks the flag defaults the README and docs/benchmarks.md describe.
+func TestFlags(t *testing.T) {
+	o, err := parseFlags(nil, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.People != 100000 || !o.AlsoTenth || o.Clients != 8 || o.PageSize != 500 || o.SkipSignIn || o.KeepDir {
+		t.Errorf("defaults %+v", o)
+	}
+	if _, err := parseFlags([]string{"-people", "5"}, &bytes.Buffer{}); err == nil {
+		t.Error("-people 5 was accepted")
+	}
+	if _, err := parseFlags([]string{"extra"}, &bytes.Buffer{}); err == nil {
+		t.Error("an extra argument was accepted")
+	}
+}
