@@ -493,4 +493,28 @@ func TestConsoleBrowserLDAP(t *testing.T) {
 	b.click("#save-notifications")
 	b.expectText("#notifications-form .field-error", "is not an email address")
 	b.shot("16-notifications")
+
+	// A run that is going on shows its progress, and the page shows its
+	// result when it ends, without a reload by hand. (The run is written
+	// into the history directly, so that it lasts as long as the test needs.)
+	started := time.Now().UTC().Add(-3 * time.Second).Format("2006-01-02T15:04:05.000Z07:00")
+	res, err := b.app.DB.ExecContext(ctx, `INSERT INTO dirsync_runs(trigger, simulated, started_by, started_at, status, users, deactivated)
+		VALUES('manual', 0, '1/admin', ?, 'running', 40, 1)`, started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runID, _ := res.LastInsertId()
+	b.open("/settings/ldap")
+	b.expectText("#sync-running", "40 users checked, 1 deactivated")
+	if !b.has("#sync-now[disabled]") {
+		t.Fatal("Synchronize now is not disabled while a run goes on")
+	}
+	b.shot("17-ldap-settings-sync-running")
+	if _, err := b.app.DB.ExecContext(ctx, `UPDATE dirsync_runs SET status = 'ok', finished_at = ?, users = 50, deactivated = 2 WHERE id = ?`,
+		time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"), runID); err != nil {
+		t.Fatal(err)
+	}
+	b.waitText("#sync-result", "Run "+strconv.FormatInt(runID, 10))
+	b.expectText("#sync-result", "users 50")
+	b.expectText("#sync-result", "deactivated 2")
 }

@@ -417,7 +417,7 @@ func safeNext(next string) string {
 	return next
 }
 
-// pathInt64 reads the {name} path parameter as an id, showing a 404 page when it is not one.
+// pagePathID reads the {name} path parameter as an id, showing a 404 page when it is not one.
 func (s *Server) pagePathID(w http.ResponseWriter, r *http.Request, name string) (int64, bool) {
 	id, err := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
 	if err != nil || id <= 0 {

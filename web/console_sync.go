@@ -269,6 +269,7 @@ func triggerLabel(t dirsync.Trigger) string {
 func init() {
 	templateFuncs["changeLabel"] = changeLabel
 	templateFuncs["triggerLabel"] = triggerLabel
+	templateFuncs["intervalLabel"] = intervalLabel
 	templateFuncs["whenT"] = func(t time.Time) string {
 		if t.IsZero() {
 			return ""

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authority-server/authority/authority"
 	"github.com/authority-server/authority/orgs"
@@ -511,3 +512,41 @@ func TestConsoleUserActionsAndOrgKey(t *testing.T) {
 }
 
 func orgsInput(name string) orgs.Input { return orgs.Input{Name: &name} }
+
+func TestConsoleSyncProgress(t *testing.T) {
+	e := startConsole(t)
+	e.signIn()
+	ctx := context.Background()
+	if body := e.follow("/sync/runs"); !strings.Contains(body, "No sync has run yet.") {
+		t.Fatalf("no empty state in the sync history:\n%s", body)
+	}
+	res, err := e.app.DB.ExecContext(ctx, `INSERT INTO dirsync_runs(trigger, simulated, started_by, started_at, status, users, blocked)
+		VALUES('simulate', 1, '1/admin', ?, 'running', 12, 3)`, time.Now().UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := res.LastInsertId()
+	body := e.follow("/settings/ldap")
+	if !strings.Contains(body, `data-sync-poll="/sync/status.json"`) || !strings.Contains(body, "12 users checked") || !strings.Contains(body, "3 blocked") {
+		t.Fatalf("the LDAP page does not show the run going on:\n%s", body)
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/sync/status.json", nil)
+	req.Header.Set("Accept", "application/json")
+	_, _, raw := e.do(req)
+	var st map[string]any
+	if err := json.Unmarshal([]byte(raw), &st); err != nil || st["running"] != true || st["runningId"] != float64(id) {
+		t.Fatalf("status while running: %s (%v)", raw, err)
+	}
+	if _, err := e.app.DB.ExecContext(ctx, `UPDATE dirsync_runs SET status = 'valve', finished_at = started_at, message = ? WHERE id = ?`,
+		"Directory sync deactivation not executed. Too many users were identified for deactivation. Check LDAP configuration.", id); err != nil {
+		t.Fatal(err)
+	}
+	_, _, raw = e.do(req)
+	if err := json.Unmarshal([]byte(raw), &st); err != nil || st["running"] != false {
+		t.Fatalf("status after the run: %s (%v)", raw, err)
+	}
+	body = e.follow("/sync/runs/" + strconv.FormatInt(id, 10))
+	if !strings.Contains(body, "Too many users were identified for deactivation") || !strings.Contains(body, "badge-valve") {
+		t.Fatalf("the run page does not show the valve:\n%s", body)
+	}
+}
