@@ -550,3 +550,62 @@ func TestConsoleSyncProgress(t *testing.T) {
 		t.Fatalf("the run page does not show the valve:\n%s", body)
 	}
 }
+
+func TestConsolePreviewPagesAndSecureCookies(t *testing.T) {
+	var people []testenv.GlauthUser
+	for i := 1; i <= 45; i++ {
+		n := "user" + strconv.Itoa(100+i)
+		people = append(people, testenv.GlauthUser{Name: n, Password: "pw", GivenName: "U", SN: n, Mail: []string{n + "@example.com"}})
+	}
+	g := testenv.StartGlauth(t, people)
+	e := startConsole(t)
+	e.signIn()
+	e.follow("/settings/ldap/servers/new")
+	code, loc, body := e.post("/settings/ldap/servers", addServerForm(g), false)
+	if code != http.StatusSeeOther {
+		t.Fatalf("add: %d\n%s", code, body)
+	}
+	body = e.follow(loc)
+	if !strings.Contains(body, "1–20 of 45") || !strings.Contains(body, `href="`+loc+`?page=2#preview" rel="next"`) {
+		t.Fatalf("page 1 of the preview:\n%s", body)
+	}
+	body = e.follow(loc + "?page=3")
+	if !strings.Contains(body, "41–45 of 45") || !strings.Contains(body, `?page=2#preview" rel="prev"`) || strings.Contains(body, `rel="next"`) {
+		t.Fatalf("page 3 of the preview:\n%s", body)
+	}
+	body = e.follow(loc + "?search=user12")
+	if !strings.Contains(body, "1–10 of 10") {
+		t.Fatalf("search user12:\n%s", body)
+	}
+
+	// Served behind TLS, every console cookie is Secure.
+	e.app.Web.SecureCookies = true
+	h := e.app.Web.Handler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "https://authority.example/login", nil))
+	var token string
+	if m := csrfInput.FindStringSubmatch(rec.Body.String()); m != nil {
+		token = m[1]
+	}
+	cookies := rec.Result().Cookies()
+	if len(cookies) == 0 || token == "" {
+		t.Fatalf("GET /login: no CSRF cookie or token")
+	}
+	form := url.Values{"username": {"admin"}, "password": {consoleAdminPassword}, "csrf_token": {token}}
+	req := httptest.NewRequest("POST", "https://authority.example/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Referer", "https://authority.example/login")
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("POST /login over https: %d\n%s", rec.Code, rec.Body)
+	}
+	for _, c := range append(cookies, rec.Result().Cookies()...) {
+		if !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+			t.Errorf("cookie %s: Secure %v HttpOnly %v SameSite %v", c.Name, c.Secure, c.HttpOnly, c.SameSite)
+		}
+	}
+}
