@@ -443,6 +443,7 @@ func TestConsoleBrowserLDAP(t *testing.T) {
 	b.fill("#name", "Directory people")
 	b.check("#auth-ldap")
 	b.check(`input[name=ldapServerIds]`)
+	b.shot("18-org-form-ldap")
 	b.click("#save-org")
 	b.expectText("#flash", "Organization Directory people created")
 	org, err := b.app.Orgs.ByName(ctx, "Directory people")

@@ -73,6 +73,9 @@ type ldapSettingsData struct {
 	LocalOrgs []orgRow
 	Intervals []intervalOption
 	Sync      *syncPanel
+	// StaleRegistrants is the saved registrants-not-found org when it is no
+	// longer a choice (it uses LDAP now, or is gone), so that it stays visible.
+	StaleRegistrants *intervalOption
 }
 
 func (s *Server) ldapSettingsPage(ctx context.Context, st *ldapauth.Settings) (*ldapSettingsData, error) {
@@ -96,6 +99,21 @@ func (s *Server) ldapSettingsPage(ctx context.Context, st *ldapauth.Settings) (*
 		}
 		for _, id := range o.LDAPServerIDs {
 			d.UsedBy[id] = append(d.UsedBy[id], o.Name)
+		}
+	}
+	if id, ok := d.Settings.RegistrantsOrg(); ok {
+		found := false
+		for _, o := range d.LocalOrgs {
+			found = found || o.ID == id
+		}
+		if !found {
+			label := fmt.Sprintf("Place them in org %d (no longer a choice: it uses LDAP or is gone)", id)
+			for _, o := range rows {
+				if o.ID == id {
+					label = "Place them in " + o.Name + " (no longer a choice: it uses LDAP now)"
+				}
+			}
+			d.StaleRegistrants = &intervalOption{Value: d.Settings.RegistrantsNotFound, Label: label}
 		}
 	}
 	d.Intervals = append([]intervalOption(nil), syncIntervals...)
