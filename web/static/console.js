@@ -50,7 +50,7 @@
       postForm(ta.getAttribute("data-compile"), { field: ta.name, source: ta.value }).then(function (res) {
         if (mine !== seq || !out) { return; }
         out.className = "script-status " + (res.ok ? "ok" : "bad");
-        out.textContent = res.message || "";
+        out.textContent = res.message || res.error || "";
       }).catch(function () { /* the form still checks on save */ });
     }
     ta.addEventListener("input", function () {
