@@ -59,7 +59,14 @@ var csrfKey = sync.OnceValue(func() []byte {
 // consoleRoutes registers the administrator's pages.
 func (s *Server) consoleRoutes(r chi.Router) {
 	static, _ := fs.Sub(staticFiles, "static")
-	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	r.Handle("/static/*", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
 	protect := csrf.Protect(csrfKey(),
 		csrf.CookieName(csrfCookie),
 		csrf.FieldName(csrfField),
