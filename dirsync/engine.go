@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -67,6 +68,20 @@ type engine struct {
 	ident    int
 	runner   *script.Runner
 	pages    int
+
+	// Where the time went (the Timings log line). inPages, inScripts and
+	// inApply are spent by the page goroutine, alongside the search.
+	tRun, tLoad, tSearch, tDeactivate time.Duration
+	inPages, inScripts, inApply       time.Duration
+
+	usersDone chan struct{} // closed when loadUsers has ended
+	usersErr  error
+}
+
+// waitUsers waits for the users in scope to be loaded.
+func (e *engine) waitUsers() error {
+	<-e.usersDone
+	return e.usersErr
 }
 
 // event is a log line to write once the change it reports is committed.
@@ -110,7 +125,9 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
 		serves: map[int64]map[int64]bool{}, byName: map[string][]*scopeUser{}, sets: map[int64]*script.Set{},
 		runner: script.NewRunner(s.scriptLimit)}
+	tr := time.Now()
 	st, msg := e.run(ctx)
+	e.tRun = time.Since(tr)
 	bg := context.WithoutCancel(ctx)
 	if st == StatusFailed {
 		if ctx.Err() != nil {
@@ -128,11 +145,18 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 		s.log.Error("DIRSYNC:: Could not record the end of run "+fmt.Sprint(e.runID)+": "+err.Error(), "thread", fmt.Sprintf("dirsync-%d", e.runID))
 	}
 	s.release(sl)
+	e.log.timings(e)
 	s.sendSummary(bg, e.runID, e.log)
 }
 
 // run does the work and returns the final status and message.
-func (e *engine) run(ctx context.Context) (Status, string) {
+func (e *engine) run(ctx context.Context) (st Status, msg string) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.s.log.Error(fmt.Sprintf("DIRSYNC:: panic in run %d: %v\n%s", e.runID, v, debug.Stack()), "thread", fmt.Sprintf("dirsync-%d", e.runID))
+			st, msg = StatusFailed, fmt.Sprintf("internal error: %v (see the server log)", v)
+		}
+	}()
 	s := e.s
 	// The log needs the subject, which needs the root org: start with a
 	// provisional logger so that early failures are logged too.
@@ -172,18 +196,34 @@ func (e *engine) run(ctx context.Context) (Status, string) {
 	if err := e.loadServers(ctx, scope); err != nil {
 		return StatusFailed, err.Error()
 	}
-	if err := e.loadUsers(ctx); err != nil {
-		return StatusFailed, err.Error()
+	if !e.req.Simulate {
+		s.optimize(ctx)
 	}
-	if err := e.rec.progress(ctx, s.db, e.total, e.warnings); err != nil {
-		return StatusFailed, err.Error()
-	}
+	// The users load while the first server is dialled and its first pages
+	// arrive; the pages wait for them (see search).
+	e.usersDone = make(chan struct{})
+	defer e.waitUsers() // never leave the loader running
+	go func() {
+		defer close(e.usersDone)
+		tl := time.Now()
+		if e.usersErr = e.loadUsers(ctx); e.usersErr == nil {
+			e.usersErr = e.rec.progress(ctx, s.db, e.total, e.warnings)
+		}
+		e.tLoad = time.Since(tl)
+	}()
+	ts := time.Now()
 	for _, srv := range e.servers {
 		if err := e.search(ctx, srv); err != nil {
 			return StatusFailed, err.Error()
 		}
 	}
-	st, msg, err := e.deactivate(ctx)
+	if err := e.waitUsers(); err != nil {
+		return StatusFailed, err.Error()
+	}
+	e.tSearch = time.Since(ts)
+	td := time.Now()
+	st, msg, err = e.deactivate(ctx)
+	e.tDeactivate = time.Since(td)
 	if err != nil {
 		return StatusFailed, err.Error()
 	}
@@ -216,6 +256,23 @@ func (e *engine) orgName(id int64) string {
 	return fmt.Sprint(id)
 }
 
+// optimize refreshes SQLite's planner statistics where they are missing or
+// stale (PRAGMA optimize, bounded), before a run's lifecycle writes: without
+// them a deactivation's archive update can pick the archive state index and
+// scan every archive, which makes a large sync quadratic.
+func (s *Service) optimize(ctx context.Context) {
+	conn, err := s.db.Conn(ctx)
+	if err == nil {
+		defer conn.Close()
+		if _, err = conn.ExecContext(ctx, `PRAGMA analysis_limit = 1000`); err == nil {
+			_, err = conn.ExecContext(ctx, `PRAGMA optimize = 0x10002`)
+		}
+	}
+	if err != nil {
+		s.log.Warn("DIRSYNC:: could not refresh the database statistics: "+err.Error(), "thread", "dirsync")
+	}
+}
+
 // loadServers reads the LDAP servers of the orgs in scope (in the order the
 // orgs name them) and compiles their scripts once for the run.
 func (e *engine) loadServers(ctx context.Context, scope []orgs.Org) error {
@@ -244,20 +301,13 @@ func (e *engine) loadServers(ctx context.Context, scope []orgs.Org) error {
 }
 
 type userRow struct {
-	ID          int64  `db:"id"`
-	Username    string `db:"username"`
-	OrgID       int64  `db:"org_id"`
-	Status      string `db:"status"`
-	Reason      string `db:"status_reason"`
-	Email       string `db:"email"`
-	First       string `db:"first_name"`
-	Last        string `db:"last_name"`
-	ServerID    int64  `db:"ldap_server_id"`
-	DN          string `db:"ldap_dn"`
-	UID         string `db:"ldap_uid"`
-	HasPassword bool   `db:"has_password"`
-	Sysadmin    bool   `db:"sysadmin"`
-	OnHold      bool   `db:"on_hold"`
+	ID                       int64
+	Username, Status, Reason string
+	OrgID                    int64
+	Email, First, Last       string
+	ServerID                 int64
+	DN, UID                  string
+	HasPassword              bool
 }
 
 // loadUsers reads the users of the orgs in scope (a compact row each; the
@@ -268,23 +318,37 @@ func (e *engine) loadUsers(ctx context.Context) error {
 	for i, id := range e.orgIDs {
 		args[i] = id
 	}
+	// The few administrators and users on hold first, so that the users
+	// query is a plain scan.
+	var admins, held []int64
+	if err := e.s.db.SelectContext(ctx, &admins, `SELECT user_id FROM user_roles WHERE role = 'SYSADMIN'`); err != nil {
+		return fmt.Errorf("load the administrators: %w", err)
+	}
+	if err := e.s.db.SelectContext(ctx, &held, `SELECT DISTINCT c.user_id FROM legal_hold_custodians c JOIN legal_holds h ON h.id = c.hold_id WHERE h.active = 1`); err != nil {
+		return fmt.Errorf("load the users on legal hold: %w", err)
+	}
+	isAdmin, onHold := map[int64]bool{}, map[int64]bool{}
+	for _, id := range admins {
+		isAdmin[id] = true
+	}
+	for _, id := range held {
+		onHold[id] = true
+	}
 	rows, err := e.s.db.QueryxContext(ctx, `SELECT u.id, u.username, u.org_id, u.status, u.status_reason, u.email, u.first_name, u.last_name,
-		coalesce(u.ldap_server_id, 0) AS ldap_server_id, u.ldap_dn, u.ldap_uid, u.password_hash <> '' AS has_password,
-		EXISTS(SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'SYSADMIN') AS sysadmin,
-		EXISTS(SELECT 1 FROM legal_hold_custodians c JOIN legal_holds h ON h.id = c.hold_id WHERE c.user_id = u.id AND h.active = 1) AS on_hold
-		FROM users u WHERE u.org_id IN (`+ph+`) ORDER BY u.id`, args...)
+		coalesce(u.ldap_server_id, 0) AS ldap_server_id, u.ldap_dn, u.ldap_uid, u.password_hash <> '' AS has_password
+		FROM users u WHERE u.org_id IN (`+ph+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("load the users in scope: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r userRow
-		if err := rows.StructScan(&r); err != nil {
+		if err := rows.Scan(&r.ID, &r.Username, &r.OrgID, &r.Status, &r.Reason, &r.Email, &r.First, &r.Last, &r.ServerID, &r.DN, &r.UID, &r.HasPassword); err != nil {
 			return fmt.Errorf("load the users in scope: %w", err)
 		}
 		u := &scopeUser{id: r.ID, username: r.Username, orgID: r.OrgID, status: users.Status(r.Status), reason: users.Reason(r.Reason),
-			email: r.Email, first: r.First, last: r.Last, serverID: r.ServerID, dn: r.DN, uid: r.UID, onHold: r.OnHold,
-			guard: strings.EqualFold(r.Username, adminUsername) && r.Sysadmin && r.HasPassword && r.DN == ""}
+			email: r.Email, first: r.First, last: r.Last, serverID: r.ServerID, dn: r.DN, uid: r.UID, onHold: onHold[r.ID],
+			guard: strings.EqualFold(r.Username, adminUsername) && isAdmin[r.ID] && r.HasPassword && r.DN == ""}
 		e.users = append(e.users, u)
 		key := strings.ToLower(r.Username)
 		e.byName[key] = append(e.byName[key], u)
@@ -294,31 +358,83 @@ func (e *engine) loadUsers(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load the users in scope: %w", err)
 	}
+	sort.Slice(e.users, func(i, j int) bool { return e.users[i].id < e.users[j].id })
 	return nil
 }
 
+// pagesAhead is how many pages the search may fetch ahead of the processing
+// (memory holds at most this many pages plus the one being processed).
+const pagesAhead = 2
+
 // search runs the paged search of one server and processes its pages as they
-// arrive.
+// arrive: the search goroutine receives and decodes the next page while
+// another goroutine processes the previous one, at most pagesAhead pages
+// ahead.
 func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 	conn, err := ldapauth.Dial(ctx, srv)
 	if err != nil {
 		return fmt.Errorf("connect to LDAP server %d (%s, %s): %w", srv.ID, srv.Name, srv.URL, err)
 	}
 	defer conn.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan []*ldapauth.Entry, pagesAhead)
+	done := make(chan struct{})
+	var perr error // the processing's error; read after done is closed
+	go func() {
+		defer close(done)
+		defer func() {
+			if v := recover(); v != nil {
+				perr = fmt.Errorf("internal error: panic: %v\n%s", v, debug.Stack())
+				cancel()
+				for range queue {
+				}
+			}
+		}()
+		n := 0
+		for page := range queue {
+			n++
+			if perr != nil {
+				continue // drain
+			}
+			if err := e.waitUsers(); err != nil {
+				perr = err
+				cancel()
+				continue
+			}
+			tp := time.Now()
+			if err := e.page(ctx, srv, page); err != nil {
+				perr = err
+				cancel()
+				continue
+			}
+			e.inPages += time.Since(tp)
+			if h := e.s.pageHook; h != nil {
+				h(HookProcessed, srv.ID, n)
+			}
+		}
+	}()
 	pages := 0
-	err = conn.SearchAll(ctx, func(page []*ldapauth.Entry) error {
+	serr := conn.SearchAll(sctx, func(page []*ldapauth.Entry) error {
 		pages++
 		e.pages++
-		if err := e.page(ctx, srv, page); err != nil {
-			return err
-		}
 		if h := e.s.pageHook; h != nil {
-			h(srv.ID, pages)
+			h(HookReceived, srv.ID, pages)
 		}
-		return nil
+		select {
+		case queue <- page:
+			return nil
+		case <-sctx.Done():
+			return sctx.Err()
+		}
 	})
-	if err != nil {
-		return fmt.Errorf("search LDAP server %d (%s, %s) failed after %d page(s): %w", srv.ID, srv.Name, srv.URL, pages, err)
+	close(queue)
+	<-done
+	if perr != nil {
+		return fmt.Errorf("process a page of LDAP server %d (%s): %w", srv.ID, srv.Name, perr)
+	}
+	if serr != nil {
+		return fmt.Errorf("search LDAP server %d (%s, %s) failed after %d page(s): %w", srv.ID, srv.Name, srv.URL, pages, serr)
 	}
 	return nil
 }
@@ -358,7 +474,9 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 				}
 				u.found, u.foundOn, u.foundDN = true, srv.ID, ent.DN
 				if res == nil {
+					t0 := time.Now()
 					r := e.runner.Run(set, ent.DN, ent.Attrs)
+					e.inScripts += time.Since(t0)
 					res = &r
 				}
 				found = append(found, match{u: u, name: name, person: person, dn: ent.DN, res: res})
@@ -384,6 +502,8 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 			plans = append(plans, p)
 		}
 	}
+	ta := time.Now()
+	defer func() { e.inApply += time.Since(ta) }()
 	return e.apply(ctx, plans, &dups)
 }
 

@@ -2,9 +2,10 @@ package dirsync
 
 import "crypto/x509"
 
-// SetPageHook makes s call fn after processing each page of a search (set it
-// before starting a run).
-func SetPageHook(s *Service, fn func(serverID int64, page int)) { s.pageHook = fn }
+// SetPageHook makes s call fn when a page of a search is received
+// (HookReceived) and when it has been processed (HookProcessed). Set it
+// before starting a run.
+func SetPageHook(s *Service, fn func(stage string, serverID int64, page int)) { s.pageHook = fn }
 
 // SetMailRoots makes s trust the CAs in pem for STARTTLS.
 func SetMailRoots(s *Service, pem string) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/authority-server/authority/internal/serverlog"
 )
@@ -90,6 +91,13 @@ func (l *runLog) valve(identified, inScope int, v Valve) {
 func (l *runLog) valveOverridden(identified, inScope int) {
 	l.main.Warn(fmt.Sprintf("DIRSYNC:: Safety valve overridden by request: deactivating identified:%d, users:%d, simulated:%t",
 		identified, inScope, l.simulated))
+}
+
+// timings says where the run's time went.
+func (l *runLog) timings(e *engine) {
+	r := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	l.main.Info(fmt.Sprintf("DIRSYNC:: Timings run:%d total:%s, loadUsers:%s, search:%s (pages:%d, processing:%s, scripts:%s, writes:%s), deactivate:%s, simulated:%t",
+		e.runID, r(e.tRun), r(e.tLoad), r(e.tSearch), e.pages, r(e.inPages), r(e.inScripts), r(e.inApply), r(e.tDeactivate), l.simulated))
 }
 
 func oneLine(s string) string {

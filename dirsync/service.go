@@ -58,9 +58,10 @@ type Service struct {
 	cur    *slot // the run going on in this process, if any
 	closed bool
 
-	// pageHook, when set (tests only), is called after each page of a
-	// search has been processed.
-	pageHook func(serverID int64, page int)
+	// pageHook, when set (tests only), is called when a page of a search
+	// has been received (HookReceived, on the search's goroutine) and when
+	// it has been processed (HookProcessed).
+	pageHook func(stage string, serverID int64, page int)
 	// mailRoots, when set (tests only), are the CAs trusted for STARTTLS.
 	mailRoots *x509.CertPool
 
@@ -286,6 +287,12 @@ func (s *Service) settings(ctx context.Context) (interval time.Duration, enabled
 	v = Valve{Percent: st.ValvePercent, MinUsers: st.ValveMinUsers}
 	return interval, enabled, raw, v, nil
 }
+
+// The stages at which the test page hook is called.
+const (
+	HookReceived  = "received"
+	HookProcessed = "processed"
+)
 
 // LockFileName is the name of the run lock file inside the data directory.
 const LockFileName = "dirsync.lock"

@@ -83,7 +83,11 @@ func TestSyncSlapdPaged(t *testing.T) {
 	wantDeact += len(gone)
 
 	pages := 0
-	dirsync.SetPageHook(e.App.Sync, func(int64, int) { pages++ })
+	dirsync.SetPageHook(e.App.Sync, func(stage string, _ int64, _ int) {
+		if stage == dirsync.HookProcessed {
+			pages++
+		}
+	})
 	t0 := time.Now()
 	run := e.sync(dirsync.Request{})
 	syncTime := time.Since(t0)
@@ -153,8 +157,8 @@ func TestSyncSearchFailsOnThirdPage(t *testing.T) {
 	org := e.ldapOrg("Campus", srv.ID)
 	ids := e.users(org.ID, uids(people)...)
 	gone := e.users(org.ID, extraNames(20)...)
-	dirsync.SetPageHook(e.App.Sync, func(_ int64, page int) {
-		if page == 2 {
+	dirsync.SetPageHook(e.App.Sync, func(stage string, _ int64, page int) {
+		if stage == dirsync.HookReceived && page == 2 {
 			sl.Stop()
 		}
 	})
@@ -222,8 +226,8 @@ func TestSyncInterruptedRun(t *testing.T) {
 	e.ldapOrg("Faculty", srv.ID)
 	ids := e.users(campus.ID, uids(people)...)
 	ctx, cancel := context.WithCancel(e.ctx)
-	dirsync.SetPageHook(e.App.Sync, func(_ int64, page int) {
-		if page == 1 {
+	dirsync.SetPageHook(e.App.Sync, func(stage string, _ int64, page int) {
+		if stage == dirsync.HookProcessed && page == 1 {
 			cancel()
 		}
 	})
@@ -636,9 +640,11 @@ func TestSyncConflict(t *testing.T) {
 	e.users(org.ID, "alice", "bob")
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	dirsync.SetPageHook(e.App.Sync, func(int64, int) {
-		once.Do(func() { close(entered) })
-		<-release
+	dirsync.SetPageHook(e.App.Sync, func(stage string, _ int64, _ int) {
+		if stage == dirsync.HookReceived {
+			once.Do(func() { close(entered) })
+			<-release
+		}
 	})
 	first, err := e.App.Sync.Start(e.ctx, dirsync.Request{})
 	if err != nil {
