@@ -87,12 +87,24 @@ func (s *Service) DeactivateTx(ctx context.Context, tx *sqlx.Tx, id int64, by Re
 		return "", fmt.Errorf("users: deactivate devices of %d: %w", id, err)
 	}
 	expires := s.Now().UTC().Add(time.Duration(days) * 24 * time.Hour).Format(time.RFC3339)
-	if _, err := tx.ExecContext(ctx, `UPDATE archives SET state = 'cold', cold_storage_expires_at = ?
-		WHERE state = 'normal' AND device_guid IN (SELECT guid FROM devices WHERE user_id = ?)`, expires, id); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlArchivesToCold, expires, id); err != nil {
 		return "", fmt.Errorf("users: archives of %d to cold storage: %w", id, err)
 	}
 	return StatusDeactivated, nil
 }
+
+// The archive updates of the lifecycle. They write "+state": the unary plus
+// keeps SQLite from choosing the (state, expiry) index, which would scan
+// every archive in that state, so that it drives from the user's devices
+// instead (archives_device).
+const (
+	sqlArchivesToCold = `UPDATE archives SET state = 'cold', cold_storage_expires_at = ?
+		WHERE +state = 'normal' AND device_guid IN (SELECT guid FROM devices WHERE user_id = ?)`
+	sqlArchivesExpire = `UPDATE archives SET state = 'expired'
+		WHERE +state = 'cold' AND +cold_storage_expires_at <= ? AND device_guid IN (SELECT guid FROM devices WHERE user_id = ?)`
+	sqlArchivesRestore = `UPDATE archives SET state = 'normal', cold_storage_expires_at = NULL
+		WHERE +state = 'cold' AND device_guid IN (SELECT guid FROM devices WHERE user_id = ?)`
+)
 
 // ReactivateTx makes user id active: every device reactivated, and every
 // archive still in cold storage and before its expiry back to normal.
@@ -112,12 +124,10 @@ func (s *Service) ReactivateTx(ctx context.Context, tx *sqlx.Tx, id int64) error
 		return fmt.Errorf("users: reactivate devices of %d: %w", id, err)
 	}
 	now := s.stamp()
-	if _, err := tx.ExecContext(ctx, `UPDATE archives SET state = 'expired'
-		WHERE state = 'cold' AND cold_storage_expires_at <= ? AND device_guid IN (SELECT guid FROM devices WHERE user_id = ?)`, now, id); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlArchivesExpire, now, id); err != nil {
 		return fmt.Errorf("users: expire archives of %d: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE archives SET state = 'normal', cold_storage_expires_at = NULL
-		WHERE state = 'cold' AND device_guid IN (SELECT guid FROM devices WHERE user_id = ?)`, id); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlArchivesRestore, id); err != nil {
 		return fmt.Errorf("users: restore archives of %d: %w", id, err)
 	}
 	return nil
