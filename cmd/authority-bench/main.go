@@ -335,7 +335,7 @@ func runSize(ctx context.Context, o options, base string, n int, main bool, stdo
 	rr.Simulate.finish(rr.Floor, rr.Sync)
 
 	if !o.SkipSignIn {
-		si, err := measureSignIn(ctx, o, dataDir, slapd.Addr, pop.signIn, profArgs(".signin"), logf)
+		si, err := measureSignIn(ctx, o, dataDir, slapd.Addr, slapdPID, pop.signIn, profArgs(".signin"), logf)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +346,7 @@ func runSize(ctx context.Context, o options, base string, n int, main bool, stdo
 
 // measureSignIn starts the server in a child process and puts the sign-in
 // load on it, interleaved with the raw LDAP floor.
-func measureSignIn(ctx context.Context, o options, dataDir, slapdAddr string, names []string, profArgs []string, logf func(string, ...any)) (*SignInResult, error) {
+func measureSignIn(ctx context.Context, o options, dataDir, slapdAddr string, slapdPID int, names []string, profArgs []string, logf func(string, ...any)) (*SignInResult, error) {
 	c, err := startChild(ctx, append([]string{"-mode", "serve", "-data", dataDir}, profArgs...)...)
 	if err != nil {
 		return nil, err
@@ -367,7 +367,10 @@ func measureSignIn(ctx context.Context, o options, dataDir, slapdAddr string, na
 	rnd := rand.New(rand.NewPCG(uint64(o.Seed), 0x5151))
 	rnd.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 	per := time.Duration(o.SignInSeconds / 2 * float64(time.Second))
-	res, lerr := loadRounds(ctx, o.Clients, 2, per, names, productSignIn(addr, o.Clients), rawSignIn(slapdAddr))
+	serverPID := c.cmd.Process.Pid
+	meters := []meter{{"server", func() time.Duration { return pidCPU(serverPID) }},
+		{"slapd", func() time.Duration { return pidCPU(slapdPID) }}, {"client", selfCPU}}
+	res, lerr := loadRounds(ctx, o.Clients, 2, per, names, meters, productSignIn(addr, o.Clients), rawSignIn(slapdAddr))
 	srv, werr := c.wait()
 	if lerr != nil {
 		return nil, lerr

@@ -320,6 +320,10 @@ func (r *Report) print(w io.Writer) {
 			p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d", "raw LDAP search+bind", s.Raw.PerSecond, s.Raw.MedianMs, s.Raw.P99Ms, s.Raw.MaxMs, s.Raw.Errors)
 			p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d", "POST /api/v1/login", s.Product.PerSecond, s.Product.MedianMs, s.Product.P99Ms, s.Product.MaxMs, s.Product.Errors)
 			p("   %-26s %9.2f %9.2f %9.2f", "÷ raw", s.ThroughputRatio, s.MedianRatio, s.P99Ratio)
+			cpu := func(l LoadResult) string {
+				return fmt.Sprintf("server %.2f + slapd %.2f + client %.2f", l.CPUMsPerSignIn["server"], l.CPUMsPerSignIn["slapd"], l.CPUMsPerSignIn["client"])
+			}
+			p("   %-26s raw: %s; login: %s", "CPU ms per sign-in", cpu(s.Raw), cpu(s.Product))
 		}
 	}
 	if g := r.Growth; g != nil {

@@ -33,6 +33,16 @@ type LoadResult struct {
 	P99Ms      float64 `json:"p99Ms"`
 	MaxMs      float64 `json:"maxMs"`
 	FirstError string  `json:"firstError,omitempty"`
+	// CPUMsPerSignIn is the CPU time one successful sign-in cost each
+	// process, in milliseconds: "server" (the authority child), "slapd" and
+	// "client" (the bench itself: HTTP or go-ldap client).
+	CPUMsPerSignIn map[string]float64 `json:"cpuMsPerSignIn"`
+}
+
+// meter reads a process's CPU time so far.
+type meter struct {
+	name string
+	read func() time.Duration
 }
 
 // signInFunc signs one user in and reports an error for anything but success.
@@ -42,12 +52,13 @@ type signInFunc func(ctx context.Context, client int, username string) error
 // concurrent clients each, and returns one LoadResult per fn (the rounds
 // merged). Interleaving the kinds spreads the noise of a shared machine over
 // both. names are used round-robin, from a different offset per kind.
-func loadRounds(ctx context.Context, clients, rounds int, per time.Duration, names []string, fns ...signInFunc) ([]LoadResult, error) {
+func loadRounds(ctx context.Context, clients, rounds int, per time.Duration, names []string, meters []meter, fns ...signInFunc) ([]LoadResult, error) {
 	type acc struct {
 		lat     []time.Duration
 		errs    int
 		first   string
 		elapsed time.Duration
+		cpu     map[string]time.Duration
 	}
 	accs := make([]acc, len(fns))
 	var next atomic.Int64
@@ -59,9 +70,19 @@ func loadRounds(ctx context.Context, clients, rounds int, per time.Duration, nam
 	}
 	for range rounds {
 		for k, fn := range fns {
+			before := make([]time.Duration, len(meters))
+			for i, m := range meters {
+				before[i] = m.read()
+			}
 			lat, errs, first, err := runLoad(ctx, clients, per, 0, names, &next, fn)
 			if err != nil {
 				return nil, err
+			}
+			if accs[k].cpu == nil {
+				accs[k].cpu = map[string]time.Duration{}
+			}
+			for i, m := range meters {
+				accs[k].cpu[m.name] += m.read() - before[i]
 			}
 			accs[k].lat = append(accs[k].lat, lat...)
 			accs[k].errs += errs
@@ -74,6 +95,12 @@ func loadRounds(ctx context.Context, clients, rounds int, per time.Duration, nam
 	out := make([]LoadResult, len(fns))
 	for k, a := range accs {
 		out[k] = summarize(clients, a.lat, a.errs, a.first, a.elapsed)
+		out[k].CPUMsPerSignIn = map[string]float64{}
+		for name, d := range a.cpu {
+			if len(a.lat) > 0 {
+				out[k].CPUMsPerSignIn[name] = float64(d.Microseconds()) / 1000 / float64(len(a.lat))
+			}
+		}
 	}
 	return out, nil
 }
