@@ -6,6 +6,7 @@ import (
 
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/testenv"
 )
@@ -16,11 +17,12 @@ const (
 	DemoServerName = "Demo directory"
 )
 
-// The demo server's scripts: the documented examples, adapted to the demo
-// directory's layout (cn=USER,ou=GROUP,ou=users,dc=example,dc=com).
+// The demo server's scripts: the documented examples (package script),
+// the org and role scripts adapted to the demo directory's layout
+// (cn=USER,ou=GROUP,ou=users,dc=example,dc=com, lower-case group names).
 const (
 	demoFilter       = "(&(objectClass=user)(sAMAccountName=%u))"
-	demoActiveScript = "function(entry) {\n  return !(entry.userAccountControl & 0x2);\n}"
+	demoActiveScript = script.ExampleActiveDisabled
 	demoOrgScript    = `function getOrgName(entry) {
   var dn = entry.dn.toLowerCase();
   if (dn.indexOf("ou=staff,") >= 0) { return "Demo Staff"; }

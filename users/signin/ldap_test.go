@@ -7,13 +7,14 @@ import (
 
 	"github.com/authority-server/authority/authority/authoritytest"
 	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/testenv"
 )
 
 const (
-	adFilter     = "(&(objectClass=user)(sAMAccountName=%u))"
-	uacScript    = "function(entry) {\n  return !(entry.userAccountControl & 0x2);\n}"
+	adFilter = "(&(objectClass=user)(sAMAccountName=%u))"
+	// The documented examples adapted to glauth's lower-case DNs and ou= groups.
 	dnOrgScript  = "function(entry) {\n   var ou = entry.dn;\n   if (ou != null) {\n       if (ou.indexOf(\"Staff\") >= 0 || ou.indexOf(\"staff\") >= 0) {\n           return 'Staff';\n       } else if (ou.indexOf(\"Students\") >= 0 || ou.indexOf(\"students\") >= 0) {\n           return 'Students';\n       } else {\n           return 'Default';\n       }\n   } else {\n       return 'Default';\n   }\n}"
 	memberOfRole = `function (entry) {
     var myRoles = new Array("PROe User", "Desktop User");
@@ -94,7 +95,7 @@ func demoGlauth(t *testing.T) *testenv.Glauth {
 func TestRegistrationRunsTheScripts(t *testing.T) {
 	e := authoritytest.Start(t)
 	g := demoGlauth(t)
-	org := ldapOrg(t, e, g.URL, g.BindDN, g.BindPassword, adFilter, uacScript, dnOrgScript, memberOfRole)
+	org := ldapOrg(t, e, g.URL, g.BindDN, g.BindPassword, adFilter, script.ExampleActiveDisabled, dnOrgScript, memberOfRole)
 	// Staff exists already (under the LDAP org, so it authenticates with LDAP too);
 	// Students does not and is created under the key's org at sign-up.
 	staffName := "Staff"
@@ -294,7 +295,7 @@ func TestDisabledADAccountOnSlapd(t *testing.T) {
 		{UID: "gone", GivenName: "Gone", SN: "Away", Mail: []string{"gone@example.com"}, OU: "Students", UserAccountControl: testenv.UACDisabled, Password: "Secret-2"},
 	}
 	d := testenv.StartSlapd(t, people)
-	org := ldapOrg(t, e, d.URL, d.BindDN, d.BindPassword, adFilter, uacScript, dnOrgScript, memberOfRole)
+	org := ldapOrg(t, e, d.URL, d.BindDN, d.BindPassword, adFilter, script.ExampleActiveDisabled, script.ExampleOrgNameByOU, script.ExampleRolesByGroup)
 	staffName := "Staff"
 	if _, err := e.App.Orgs.Create(context.Background(), orgs.Input{Name: &staffName, ParentID: &org.ID}); err != nil {
 		t.Fatal(err)
