@@ -602,7 +602,7 @@ func (e *engine) plan(srv ldapauth.Server, set *script.Set, m match, have []stri
 		}
 		p.wanted = wantedRoles(m.res.Roles, defaults, e.mapping)
 		p.have = have
-		p.added, p.removed = diffRoles(have, p.wanted, e.mapping)
+		p.added, p.removed = users.DiffManagedRoles(have, p.wanted, e.mapping)
 		p.setRoles = len(p.added)+len(p.removed) > 0
 	}
 	p.email, p.first, p.last = keep(m.person.EmailFor(m.name), u.email), keep(m.person.FirstName, u.first), keep(m.person.LastName, u.last)

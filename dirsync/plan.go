@@ -77,34 +77,6 @@ func wantedRoles(script []string, defaults []string, mapping map[string]string) 
 	return pick(defaults)
 }
 
-// diffRoles is what users.SetManagedRolesTx would do to roles have: the
-// wanted roles missing, and the roles on the Role Mapping list not wanted.
-func diffRoles(have, wanted []string, mapping map[string]string) (added, removed []string) {
-	want := map[string]bool{}
-	for _, w := range wanted {
-		if canon, ok := mapping[strings.ToLower(strings.TrimSpace(w))]; ok {
-			want[strings.ToLower(canon)] = true
-		}
-	}
-	has := map[string]bool{}
-	for _, h := range have {
-		lh := strings.ToLower(h)
-		has[lh] = true
-		if _, managed := mapping[lh]; managed && !want[lh] {
-			removed = append(removed, h)
-		}
-	}
-	for _, w := range wanted {
-		if canon, ok := mapping[strings.ToLower(strings.TrimSpace(w))]; ok && !has[strings.ToLower(canon)] {
-			added = append(added, canon)
-			has[strings.ToLower(canon)] = true
-		}
-	}
-	sort.Strings(added)
-	sort.Strings(removed)
-	return added, removed
-}
-
 // applyRoles returns have after adding and removing (sorted).
 func applyRoles(have, added, removed []string) []string {
 	gone := map[string]bool{}

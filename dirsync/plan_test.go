@@ -37,7 +37,7 @@ func TestRoles(t *testing.T) {
 			t.Errorf("wanted for %v: %v, want the org's defaults", none, w)
 		}
 	}
-	added, removed := diffRoles([]string{"Desktop User", "SYSADMIN", "PROe User"}, []string{"Org Admin", "Desktop User"}, mapping)
+	added, removed := users.DiffManagedRoles([]string{"Desktop User", "SYSADMIN", "PROe User"}, []string{"Org Admin", "Desktop User"}, mapping)
 	if !slices.Equal(added, []string{"Org Admin"}) || !slices.Equal(removed, []string{"PROe User"}) {
 		t.Errorf("added %v removed %v", added, removed)
 	}

@@ -75,15 +75,11 @@ func (s *Service) CanonicalRole(ctx context.Context, name string) (string, bool,
 	return out, true, nil
 }
 
-// SetManagedRolesTx makes user id's roles inside the Role Mapping list
-// (mapping, keyed by lower-case name) equal to wanted, leaving every role
-// outside the list alone. Wanted names outside the list are ignored. It
-// returns the roles added and removed.
-func (s *Service) SetManagedRolesTx(ctx context.Context, tx *sqlx.Tx, id int64, wanted []string, mapping map[string]string) (added, removed []string, err error) {
-	var have []string
-	if err := tx.SelectContext(ctx, &have, `SELECT role FROM user_roles WHERE user_id = ?`, id); err != nil {
-		return nil, nil, fmt.Errorf("users: roles of %d: %w", id, err)
-	}
+// DiffManagedRoles returns what makes the roles have, within the Role Mapping
+// list (mapping: lower-case name → stored name), equal to wanted: the wanted
+// roles missing, and the listed roles not wanted (both sorted). Wanted names
+// outside the list are ignored; roles outside it are never removed.
+func DiffManagedRoles(have, wanted []string, mapping map[string]string) (added, removed []string) {
 	want := map[string]string{}
 	for _, w := range wanted {
 		if canon, ok := mapping[strings.ToLower(strings.TrimSpace(w))]; ok {
@@ -107,6 +103,17 @@ func (s *Service) SetManagedRolesTx(ctx context.Context, tx *sqlx.Tx, id int64, 
 	}
 	sort.Strings(added)
 	sort.Strings(removed)
+	return added, removed
+}
+
+// SetManagedRolesTx makes user id's roles inside the Role Mapping list equal
+// to wanted (see DiffManagedRoles) and returns the roles added and removed.
+func (s *Service) SetManagedRolesTx(ctx context.Context, tx *sqlx.Tx, id int64, wanted []string, mapping map[string]string) (added, removed []string, err error) {
+	var have []string
+	if err := tx.SelectContext(ctx, &have, `SELECT role FROM user_roles WHERE user_id = ?`, id); err != nil {
+		return nil, nil, fmt.Errorf("users: roles of %d: %w", id, err)
+	}
+	added, removed = DiffManagedRoles(have, wanted, mapping)
 	for _, r := range removed {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ? AND role = ?`, id, r); err != nil {
 			return nil, nil, fmt.Errorf("users: remove role %s from %d: %w", r, id, err)
