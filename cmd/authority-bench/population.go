@@ -12,55 +12,13 @@ import (
 	"github.com/authority-server/authority/testenv"
 )
 
-// The vendor's documented example scripts (SPEC section 4, in their working
-// form, as in ldapauth/script/examples_test.go): the active script by the
-// AD "account disabled" bit, the org by the DN's OU, the roles by memberOf.
+// The vendor's documented example scripts (SPEC section 4): the active
+// script by the AD "account disabled" bit, the org by the DN's OU, the roles
+// by memberOf.
 const (
-	activeScript = `function(entry) { return !(entry.userAccountControl & 0x2); }`
-
-	orgNameScript = `function(entry) {
-   var ou = entry.dn;
-   if (ou != null){
-       if ((ou.indexOf("Staff") >= 0 )){
-           return 'Staff';
-       }
-       else if ((ou.indexOf("Students") >= 0 )){
-           return 'Students';
-       }
-       else {
-           return 'Default';
-       }
-   }
-   else {
-       return 'Default';
-   }
-}`
-
-	roleNameScript = `function (entry) {
-    // Default user roles
-    var myRoles = new Array("PROe User", "Desktop User");
-    var memberof = entry.memberOf;
-    if (memberof == null) {
-        return myRoles;
-    }
-    // Loop over LDAP groups
-    for (var x = 0; x < memberof.length; ++x) {
-        var group = memberof[x].toLowerCase();
-        if (group.indexOf("cn=security") > -1) {
-            myRoles.push("Org Security Viewer");
-        }
-        if (group.indexOf("cn=support") > -1) {
-            myRoles.push("Org Help Desk");
-        }
-        if (group.indexOf("cn=managers") > -1) {
-            myRoles.push("Org Manager");
-        }
-        if (group.indexOf("cn=orgadmins") > -1) {
-            myRoles.push("Org Admin");
-        }
-    }
-    return myRoles;
-}`
+	activeScript   = script.ExampleActiveDisabled
+	orgNameScript  = script.ExampleOrgNameByOU
+	roleNameScript = script.ExampleRolesByGroup
 )
 
 // searchFilter is the LDAP server's filter: sAMAccountName is the username.
