@@ -768,39 +768,7 @@ func (e *engine) apply(ctx context.Context, plans []*plan, extra *outcome) error
 		}
 		outs = append(outs, o)
 	}
-	var page Counts
-	warnings := 0
-	perOrg := map[int64]Counts{}
-	for _, o := range outs {
-		if err := e.rec.add(ctx, tx, o.lines); err != nil {
-			return err
-		}
-		page.add(o.counts)
-		warnings += o.warnings
-		if len(o.lines) > 0 {
-			c := perOrg[o.lines[0].OrgID]
-			c.add(o.counts)
-			perOrg[o.lines[0].OrgID] = c
-		}
-	}
-	total := e.total
-	total.add(page)
-	if err := e.rec.progress(ctx, tx, total, e.warnings+warnings); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit a page's changes: %w", err)
-	}
-	e.total, e.warnings = total, e.warnings+warnings
-	for id, c := range perOrg {
-		if oc := e.orgs[id]; oc != nil {
-			oc.add(c)
-		}
-	}
-	for _, o := range outs {
-		e.emit(o.events)
-	}
-	return nil
+	return e.commit(ctx, tx, outs)
 }
 
 // savepoint runs fn inside a savepoint of tx (nil: no transaction), rolling
@@ -945,13 +913,22 @@ func (e *engine) deactivateBatch(ctx context.Context, batch []*scopeUser) error 
 		}
 		outs = append(outs, o)
 	}
-	var page Counts
+	return e.commit(ctx, tx, outs)
+}
+
+// commit records the outcomes' change lines and the run's progress in tx,
+// commits it, and only then adds the counts to the run and logs the events,
+// so that what is counted and logged is what was written.
+func (e *engine) commit(ctx context.Context, tx *sqlx.Tx, outs []outcome) error {
+	var batch Counts
+	warnings := 0
 	perOrg := map[int64]Counts{}
 	for _, o := range outs {
 		if err := e.rec.add(ctx, tx, o.lines); err != nil {
 			return err
 		}
-		page.add(o.counts)
+		batch.add(o.counts)
+		warnings += o.warnings
 		if len(o.lines) > 0 {
 			c := perOrg[o.lines[0].OrgID]
 			c.add(o.counts)
@@ -959,14 +936,14 @@ func (e *engine) deactivateBatch(ctx context.Context, batch []*scopeUser) error 
 		}
 	}
 	total := e.total
-	total.add(page)
-	if err := e.rec.progress(ctx, tx, total, e.warnings); err != nil {
+	total.add(batch)
+	if err := e.rec.progress(ctx, tx, total, e.warnings+warnings); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit a batch of changes: %w", err)
 	}
-	e.total = total
+	e.total, e.warnings = total, e.warnings+warnings
 	for id, c := range perOrg {
 		if oc := e.orgs[id]; oc != nil {
 			oc.add(c)

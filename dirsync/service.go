@@ -190,20 +190,27 @@ func (s *Service) Recover(ctx context.Context) error {
 	return nil
 }
 
+// begin takes the run lock and records a new running run.
+func (s *Service) begin(ctx context.Context, req Request) (sl *slot, id int64, start time.Time, err error) {
+	if sl, err = s.acquire(ctx); err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	start = s.now()
+	if id, err = s.insertRun(ctx, req, req.startedBy(), start); err != nil {
+		s.release(sl)
+		return nil, 0, time.Time{}, err
+	}
+	sl.runID = id
+	return sl, id, start, nil
+}
+
 // Start begins a run in the background and returns it at once (status
 // running). While a run goes on it fails with an apperr Conflict.
 func (s *Service) Start(ctx context.Context, req Request) (Run, error) {
-	sl, err := s.acquire(ctx)
+	sl, id, start, err := s.begin(ctx, req)
 	if err != nil {
 		return Run{}, err
 	}
-	start := s.now()
-	id, err := s.insertRun(ctx, req, req.startedBy(), start)
-	if err != nil {
-		s.release(sl)
-		return Run{}, err
-	}
-	sl.runID = id
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -218,17 +225,10 @@ func (s *Service) Start(ctx context.Context, req Request) (Run, error) {
 // apperr Conflict. A run that fails is returned with status failed and a nil
 // error; the error is for runs that could not be recorded at all.
 func (s *Service) Run(ctx context.Context, req Request) (Run, error) {
-	sl, err := s.acquire(ctx)
+	sl, id, start, err := s.begin(ctx, req)
 	if err != nil {
 		return Run{}, err
 	}
-	start := s.now()
-	id, err := s.insertRun(ctx, req, req.startedBy(), start)
-	if err != nil {
-		s.release(sl)
-		return Run{}, err
-	}
-	sl.runID = id
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(s.base, cancel)
