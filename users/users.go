@@ -208,15 +208,19 @@ func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (User, error) {
 
 // ByUsername returns the user with that username (case-insensitive).
 func (s *Service) ByUsername(ctx context.Context, username string) (User, error) {
-	var id int64
-	err := s.DB.GetContext(ctx, &id, `SELECT id FROM users WHERE username = ?`, username)
+	var u User
+	err := s.DB.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.username = ?`, username)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, apperr.NotFound("no user is named %q", username)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("users: by username: %w", err)
 	}
-	return s.Get(ctx, id)
+	us := []User{u}
+	if err := loadRoles(ctx, s.DB, us); err != nil {
+		return User{}, err
+	}
+	return us[0], nil
 }
 
 // NewUser is what creates a user. Roles empty means the org's default roles.

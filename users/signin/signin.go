@@ -91,6 +91,9 @@ func (s *Service) Login(ctx context.Context, req Request) (Result, error) {
 		if u.Status != users.StatusActive {
 			return Result{}, &StatusError{Status: u.Status, Reason: string(u.StatusReason)}
 		}
+		if req.DeviceGUID == "" {
+			return Result{User: u}, nil
+		}
 		return s.withDevice(ctx, u.ID, req)
 	case !apperr.Is(err, apperr.KindNotFound):
 		return Result{}, err
