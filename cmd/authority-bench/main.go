@@ -152,12 +152,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		sizes = []int{o.People / 10, o.People} // the small one first: it fails fast
 	}
 	for _, n := range sizes {
-		main := n == o.People
-		rr, err := runSize(ctx, o, dir, n, main, stdout)
+		atPeople := n == o.People
+		rr, err := runSize(ctx, o, dir, n, atPeople, stdout)
 		if err != nil {
 			return fmt.Errorf("at %d people: %w", n, err)
 		}
-		if main {
+		if atPeople {
 			rep.Main = rr
 		} else {
 			rep.Tenth = rr
@@ -181,7 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 
 // runSize builds the directory and the database for n people and measures
 // everything at that size.
-func runSize(ctx context.Context, o options, base string, n int, main bool, stdout io.Writer) (*RunReport, error) {
+func runSize(ctx context.Context, o options, base string, n int, atPeople bool, stdout io.Writer) (*RunReport, error) {
 	began := time.Now()
 	logf := func(format string, a ...any) {
 		fmt.Fprintf(stdout, "[%6d %6.1fs] %s\n", n, time.Since(began).Seconds(), fmt.Sprintf(format, a...))
@@ -228,7 +228,7 @@ func runSize(ctx context.Context, o options, base string, n int, main bool, stdo
 	logf("database with %d users in %.1fs", rr.Users, rr.Setup.DatabaseSeconds)
 
 	prof := func(base, suffix string) []string {
-		if !main || base == "" {
+		if !atPeople || base == "" {
 			return nil
 		}
 		return []string{base + suffix}
