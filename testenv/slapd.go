@@ -161,7 +161,7 @@ func StartSlapdServer(dir string, people []Person, opts ...SlapdOption) (*Slapd,
 	}
 	s.members = d.members
 	for _, p := range people {
-		cp := clonePerson(p)
+		cp := p.Clone()
 		cp.MemberOf = dedupeFold(cp.MemberOf)
 		s.people[strings.ToLower(p.UID)] = cp
 	}
@@ -465,7 +465,7 @@ func (s *Slapd) Person(uid string) (Person, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.people[strings.ToLower(uid)]
-	return clonePerson(p), ok
+	return p.Clone(), ok
 }
 
 // DN returns the DN of the person with this UID, or "" if there is none.
@@ -504,7 +504,7 @@ func (s *Slapd) AddPerson(p Person) error {
 	if _, ok := s.Person(p.UID); ok {
 		return fmt.Errorf("testenv: slapd: person %q exists", p.UID)
 	}
-	p = clonePerson(p)
+	p = p.Clone()
 	p.MemberOf = dedupeFold(p.MemberOf)
 	return s.withAdmin(func(c *ldap.Conn) error {
 		if err := s.ensureOU(c, p.ou()); err != nil {
@@ -519,7 +519,7 @@ func (s *Slapd) AddPerson(p Person) error {
 			return fmt.Errorf("testenv: slapd: add %s: %w", dn, err)
 		}
 		s.mu.Lock()
-		s.people[strings.ToLower(p.UID)] = clonePerson(p)
+		s.people[strings.ToLower(p.UID)] = p.Clone()
 		s.mu.Unlock()
 		for _, g := range p.MemberOf {
 			if err := s.addMember(c, g, dn); err != nil {
@@ -697,7 +697,9 @@ func dedupeFold(list []string) []string {
 	return out
 }
 
-func clonePerson(p Person) Person {
+// Clone returns a deep copy of p, so that changing the copy's slices and
+// maps leaves p as it was.
+func (p Person) Clone() Person {
 	p.Mail = slices.Clone(p.Mail)
 	p.MemberOf = slices.Clone(p.MemberOf)
 	if p.Extra != nil {

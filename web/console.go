@@ -269,17 +269,7 @@ func (s *Server) explain(r *http.Request, err error) (int, string) {
 		s.Log.Error("console: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		return http.StatusInternalServerError, "Something went wrong on the server. The details are in the server log."
 	}
-	status := map[apperr.Kind]int{
-		apperr.KindInvalid:      http.StatusBadRequest,
-		apperr.KindUnauthorized: http.StatusUnauthorized,
-		apperr.KindForbidden:    http.StatusForbidden,
-		apperr.KindNotFound:     http.StatusNotFound,
-		apperr.KindConflict:     http.StatusConflict,
-		apperr.KindUnavailable:  http.StatusServiceUnavailable,
-	}[e.Kind]
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
+	status := httpStatus(e.Kind)
 	if e.Kind == apperr.KindUnavailable {
 		s.Log.Warn("console: dependency unavailable", "path", r.URL.Path, "err", err)
 	}

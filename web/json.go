@@ -34,6 +34,24 @@ func (s *Server) writeError(w http.ResponseWriter, status int, msg string, extra
 	s.writeJSON(w, status, body)
 }
 
+// statusOfKind is the HTTP status of each kind of error.
+var statusOfKind = map[apperr.Kind]int{
+	apperr.KindInvalid:      http.StatusBadRequest,
+	apperr.KindUnauthorized: http.StatusUnauthorized,
+	apperr.KindForbidden:    http.StatusForbidden,
+	apperr.KindNotFound:     http.StatusNotFound,
+	apperr.KindConflict:     http.StatusConflict,
+	apperr.KindUnavailable:  http.StatusServiceUnavailable,
+}
+
+// httpStatus returns the status for an error of kind k (500 for an unknown kind).
+func httpStatus(k apperr.Kind) int {
+	if st, ok := statusOfKind[k]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
 // fail turns err into the documented JSON error with the status of its kind.
 // Errors that are not classified are logged and answered 500 without detail.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -46,17 +64,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.writeError(w, http.StatusInternalServerError, "internal error: see the server log", nil)
 		return
 	}
-	status := map[apperr.Kind]int{
-		apperr.KindInvalid:      http.StatusBadRequest,
-		apperr.KindUnauthorized: http.StatusUnauthorized,
-		apperr.KindForbidden:    http.StatusForbidden,
-		apperr.KindNotFound:     http.StatusNotFound,
-		apperr.KindConflict:     http.StatusConflict,
-		apperr.KindUnavailable:  http.StatusServiceUnavailable,
-	}[e.Kind]
-	if status == 0 {
-		status = http.StatusInternalServerError
-	}
+	status := httpStatus(e.Kind)
 	extra := map[string]any{}
 	if e.Field != "" {
 		extra["field"] = e.Field

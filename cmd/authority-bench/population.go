@@ -101,7 +101,7 @@ func makePopulation(n int, seed int64) (*population, error) {
 	// A' starts as a deep copy of A.
 	after := make([]testenv.Person, len(a))
 	for i, p := range a {
-		after[i] = clonePerson(p)
+		after[i] = p.Clone()
 	}
 	// Pick disjoint sets of people for each kind of change.
 	order := r.Perm(n)
@@ -214,19 +214,6 @@ func makePopulation(n int, seed int64) (*population, error) {
 	}
 	pop.genTime = time.Since(start)
 	return pop, nil
-}
-
-func clonePerson(p testenv.Person) testenv.Person {
-	p.Mail = slices.Clone(p.Mail)
-	p.MemberOf = slices.Clone(p.MemberOf)
-	if p.Extra != nil {
-		extra := make(map[string][]string, len(p.Extra))
-		for k, v := range p.Extra {
-			extra[k] = slices.Clone(v)
-		}
-		p.Extra = extra
-	}
-	return p
 }
 
 // evaluator runs the example scripts on a person as slapd would show it.
