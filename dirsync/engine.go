@@ -851,12 +851,15 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 		}
 		e.log.valveOverridden(len(cands), len(e.users))
 	}
-	for len(cands) > 0 {
+	for batch := 1; len(cands) > 0; batch++ {
 		n := min(batchSize, len(cands))
 		if err := e.deactivateBatch(ctx, cands[:n]); err != nil {
 			return StatusFailed, "", fmt.Errorf("deactivate users: %w", err)
 		}
 		cands = cands[n:]
+		if h := e.s.pageHook; h != nil {
+			h(HookDeactivated, 0, batch)
+		}
 	}
 	msg := ""
 	if e.valve.Trips(e.ident, len(e.users)) {

@@ -288,10 +288,13 @@ func (s *Service) settings(ctx context.Context) (interval time.Duration, enabled
 	return interval, enabled, raw, v, nil
 }
 
-// The stages at which the test page hook is called.
+// The stages at which the test page hook is called: a search page received
+// and processed, and a batch of deactivations committed (page is then the
+// batch's number).
 const (
-	HookReceived  = "received"
-	HookProcessed = "processed"
+	HookReceived    = "received"
+	HookProcessed   = "processed"
+	HookDeactivated = "deactivated"
 )
 
 // LockFileName is the name of the run lock file inside the data directory.
