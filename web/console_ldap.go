@@ -332,20 +332,30 @@ func serverURL(id int64) string { return "/settings/ldap/servers/" + strconv.For
 // previewTimeout bounds the preview's directory search while a page renders.
 const previewTimeout = 30 * time.Second
 
-func (s *Server) consoleLDAPServer(w http.ResponseWriter, r *http.Request) {
+// serverOfPage reads the LDAP server named by a console page's {id},
+// answering the error page itself when it cannot.
+func (s *Server) serverOfPage(w http.ResponseWriter, r *http.Request) (ldapauth.Server, bool) {
 	if s.ldapUnavailable(w, r) {
-		return
+		return ldapauth.Server{}, false
 	}
 	id, ok := s.pagePathID(w, r, "id")
 	if !ok {
-		return
+		return ldapauth.Server{}, false
 	}
-	ctx := r.Context()
-	srv, err := s.LDAP.Get(ctx, id)
+	srv, err := s.LDAP.Get(r.Context(), id)
 	if err != nil {
 		s.failPage(w, r, err)
+		return ldapauth.Server{}, false
+	}
+	return srv, true
+}
+
+func (s *Server) consoleLDAPServer(w http.ResponseWriter, r *http.Request) {
+	srv, ok := s.serverOfPage(w, r)
+	if !ok {
 		return
 	}
+	ctx, id := r.Context(), srv.ID
 	q := r.URL.Query()
 	f := newServerForm(srv, false)
 	f.EditPassword = q.Get("editPassword") != ""
@@ -469,19 +479,11 @@ func errorText(err error) string {
 }
 
 func (s *Server) consoleUpdateLDAPServer(w http.ResponseWriter, r *http.Request) {
-	if s.ldapUnavailable(w, r) {
-		return
-	}
-	id, ok := s.pagePathID(w, r, "id")
+	stored, ok := s.serverOfPage(w, r)
 	if !ok {
 		return
 	}
-	ctx := r.Context()
-	stored, err := s.LDAP.Get(ctx, id)
-	if err != nil {
-		s.failPage(w, r, err)
-		return
-	}
+	ctx, id := r.Context(), stored.ID
 	in, shown, err := serverInput(r, false)
 	shown.ID, shown.HasBindPassword = id, stored.HasBindPassword
 	if err == nil && r.PostFormValue("action") == "test" {
