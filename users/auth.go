@@ -117,7 +117,7 @@ func (s *Service) RevokeToken(ctx context.Context, tok string) error {
 // HasRole reports whether u holds role (case-insensitive).
 func (u User) HasRole(role string) bool {
 	for _, r := range u.Roles {
-		if equalFold(r, role) {
+		if strings.EqualFold(r, role) {
 			return true
 		}
 	}
@@ -128,5 +128,3 @@ func hashToken(tok string) string {
 	h := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(h[:])
 }
-
-func equalFold(a, b string) bool { return strings.EqualFold(a, b) }

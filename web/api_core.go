@@ -150,18 +150,13 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, apperr.Invalid("status", "must be active, blocked or deactivated, not %q", f.Status))
 		return
 	}
-	for _, p := range []struct {
-		name string
-		dst  *int64
-	}{{"orgId", &f.OrgID}} {
-		if v := q.Get(p.name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				s.fail(w, r, apperr.Invalid(p.name, "%q is not an id", v))
-				return
-			}
-			*p.dst = n
+	if v := q.Get("orgId"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			s.fail(w, r, apperr.Invalid("orgId", "%q is not an id", v))
+			return
 		}
+		f.OrgID = n
 	}
 	for _, p := range []struct {
 		name string

@@ -2,7 +2,6 @@ package signin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -279,7 +278,7 @@ func (d *Directory) NotFoundOrg(ctx context.Context) (int64, bool, error) {
 	o, err := d.Orgs.Get(ctx, id)
 	if err != nil || o.UsesLDAP() {
 		// The policy names an org that is gone or now uses LDAP: deny, and say so.
-		d.Log.Warn("sign-in: the registrants-not-found org cannot take local users; denying", "org", id, "err", errors.Join(err))
+		d.Log.Warn("sign-in: the registrants-not-found org cannot take local users; denying", "org", id, "err", err)
 		return 0, false, nil
 	}
 	return o.ID, true, nil

@@ -123,7 +123,7 @@ func (s *Service) verify(ctx context.Context, u users.User, password string) err
 	if err != nil {
 		return err
 	}
-	if org.UsesLDAP() && u.LDAPDN != "" || org.UsesLDAP() && u.PasswordHash == "" {
+	if org.UsesLDAP() && (u.LDAPDN != "" || u.PasswordHash == "") {
 		if s.LDAP == nil {
 			return apperr.Unavailable(nil, "LDAP sign-in is not configured on this server")
 		}
