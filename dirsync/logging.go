@@ -65,17 +65,17 @@ func (l *runLog) finished(runID int64, st Status, c Counts, warnings int) {
 // history is the HISTORY:: line of one user change.
 func (l *runLog) history(change string, u *scopeUser, orgName string) {
 	l.hist.Info(fmt.Sprintf("HISTORY:: %s DIRSYNC:: %s user:%d/%s in org:%d/%s simulated:%t",
-		l.subject, change, u.id, u.username, u.orgID, orgName, l.simulated))
+		l.subject, change, u.ID, u.Username, u.OrgID, orgName, l.simulated))
 }
 
 func (l *runLog) scriptError(u *scopeUser, orgName, msg string) {
 	l.org.Warn(fmt.Sprintf("DIRSYNC:: Script error for user:%d/%s in org:%d/%s: %s (user left unchanged) simulated:%t",
-		u.id, u.username, u.orgID, orgName, oneLine(msg), l.simulated))
+		u.ID, u.Username, u.OrgID, orgName, oneLine(msg), l.simulated))
 }
 
 func (l *runLog) warning(u *scopeUser, orgName, msg string) {
 	l.org.Warn(fmt.Sprintf("DIRSYNC:: Warning for user:%d/%s in org:%d/%s: %s simulated:%t",
-		u.id, u.username, u.orgID, orgName, oneLine(msg), l.simulated))
+		u.ID, u.Username, u.OrgID, orgName, oneLine(msg), l.simulated))
 }
 
 func (l *runLog) failed(runID int64, ids []int64, msg string) {

@@ -1,97 +1,118 @@
 package dirsync
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/ldapauth/script"
+	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
 )
 
-// Valve is the safety valve's threshold: a run that would deactivate more
-// than Percent % of the users in scope and more than MinUsers users
-// deactivates nobody.
-type Valve struct {
-	Percent  int
-	MinUsers int
+// plan is what a sync wants to do to one user found in the directory
+// (deactivations excepted: they are collected on the user).
+type plan struct {
+	u          *scopeUser
+	serverID   int64
+	dn, uid    string
+	errMsg     string
+	warnings   []string
+	reactivate bool
+	move       *orgs.Org
+	setRoles   bool
+	wanted     []string
+	have       []string
+	added      []string
+	removed    []string
+	profile    *users.Profile // nil: unchanged
+	identity   bool
 }
 
-// Defaults of the safety valve (SPEC section 6).
-const (
-	DefaultValvePercent  = 10
-	DefaultValveMinUsers = 10
-)
-
-// Trips reports whether deactivating identified of inScope users exceeds v.
-func (v Valve) Trips(identified, inScope int) bool {
-	return identified*100 > v.Percent*inScope && identified > v.MinUsers
+func (p *plan) empty() bool {
+	return p.errMsg == "" && len(p.warnings) == 0 && !p.reactivate && p.move == nil && !p.setRoles && p.profile == nil && !p.identity
 }
 
-// reactivates reports whether a sync that finds a user active in the directory
-// makes it active again: a user deactivated (by a sync, or by an
-// administrator, which the directory overrides) or blocked by anything but an
-// administrator's block (a legal-hold-pending block is a deactivation the
-// directory no longer asks for).
-func reactivates(st users.Status, reason users.Reason) bool {
-	switch st {
-	case users.StatusDeactivated:
-		return true
-	case users.StatusBlocked:
-		return reason != users.ReasonAdmin
+// plan decides what the scripts' results ask for one user, from the state
+// the run loaded; the lifecycle and role decisions are those of users and
+// users/roles.
+func (e *engine) plan(srv ldapauth.Server, set *script.Set, m match, have []string) *plan {
+	u := m.u
+	p := &plan{u: u, serverID: srv.ID, dn: m.dn, uid: m.person.UID}
+	if !m.res.OK() {
+		p.errMsg = strings.Join(m.res.Errors, "; ")
+		return p
 	}
-	return false
-}
-
-// deactivatable reports whether deactivating a user (on hold: blocking it)
-// would change it: an already deactivated user, and a blocked user on hold
-// (already blocked, whoever blocked it), stay as they are.
-func deactivatable(st users.Status, onHold bool) bool {
-	switch st {
-	case users.StatusDeactivated:
-		return false
-	case users.StatusBlocked:
-		return !onHold
+	if !m.res.Active {
+		u.inactive = true
+		return nil
 	}
-	return true
-}
-
-// wantedRoles returns the roles a role name script's result asks for, kept
-// to the Role Mapping list (mapping: lower-case name → stored name), or the
-// org's default roles on the list when none is left.
-func wantedRoles(script []string, defaults []string, mapping map[string]string) []string {
-	pick := func(names []string) []string {
-		seen := map[string]bool{}
-		var out []string
-		for _, n := range names {
-			canon, ok := mapping[strings.ToLower(strings.TrimSpace(n))]
-			if ok && !seen[strings.ToLower(canon)] {
-				seen[strings.ToLower(canon)] = true
-				out = append(out, canon)
-			}
-		}
-		sort.Strings(out)
-		return out
-	}
-	if w := pick(script); len(w) > 0 {
-		return w
-	}
-	return pick(defaults)
-}
-
-// applyRoles returns have after adding and removing (sorted).
-func applyRoles(have, added, removed []string) []string {
-	gone := map[string]bool{}
-	for _, r := range removed {
-		gone[strings.ToLower(r)] = true
-	}
-	var out []string
-	for _, h := range have {
-		if !gone[strings.ToLower(h)] {
-			out = append(out, h)
+	p.reactivate = u.State.SourceReactivates()
+	orgID := u.OrgID
+	if name := strings.TrimSpace(m.res.OrgName); name != "" {
+		o, ok := e.tree.ByName(name)
+		switch {
+		case !ok:
+			p.warnings = append(p.warnings, fmt.Sprintf("the org name script returned %q, but no org has that name: the user stays in org %d/%s (a sync never creates orgs; create the org to move users into it)",
+				name, u.OrgID, e.orgName(u.OrgID)))
+		case o.ID != u.OrgID:
+			p.move = &o
+			orgID = o.ID
 		}
 	}
-	out = append(out, added...)
-	sort.Strings(out)
-	return out
+	if set.RoleName != nil {
+		var defaults []string
+		if o, ok := e.tree.Get(orgID); ok {
+			defaults = o.DefaultRoles
+		}
+		p.wanted = e.mapping.Wanted(m.res.Roles, defaults)
+		p.have = have
+		p.added, p.removed = e.mapping.Diff(have, p.wanted)
+		p.setRoles = len(p.added)+len(p.removed) > 0
+	}
+	was := u.Profile
+	now := users.Profile{Email: keep(m.person.EmailFor(m.name), was.Email), FirstName: keep(m.person.FirstName, was.FirstName), LastName: keep(m.person.LastName, was.LastName)}
+	if now != was {
+		p.profile = &now
+	}
+	p.identity = u.LDAPServerID != srv.ID || u.LDAPDN != m.dn || u.LDAPUID != m.person.UID
+	if p.empty() {
+		return nil
+	}
+	return p
+}
+
+// keep returns the directory's value, or the stored one when the entry has none.
+func keep(dir, stored string) string {
+	if v := strings.TrimSpace(dir); v != "" {
+		return v
+	}
+	return stored
+}
+
+// statusText is a state as a history line shows it: "active", or
+// "deactivated (dirsync)".
+func statusText(st users.State) string {
+	if st.Reason == "" || st.Status == users.StatusActive {
+		return string(st.Status)
+	}
+	return fmt.Sprintf("%s (%s)", st.Status, st.Reason)
+}
+
+func profileDiff(was, now users.Profile) (from, to string) {
+	var f, t []string
+	for _, c := range []struct{ name, old, new string }{{"email", was.Email, now.Email}, {"firstName", was.FirstName, now.FirstName}, {"lastName", was.LastName, now.LastName}} {
+		if c.old != c.new {
+			f = append(f, c.name+": "+c.old)
+			t = append(t, c.name+": "+c.new)
+		}
+	}
+	return strings.Join(f, "; "), strings.Join(t, "; ")
+}
+
+func rolesChangeText(added, removed []string) string {
+	return fmt.Sprintf("Changing roles (added: [%s], removed: [%s])", strings.Join(added, ", "), strings.Join(removed, ", "))
 }
 
 func joinRoles(rs []string) string {

@@ -33,11 +33,12 @@ type State struct {
 
 // Status returns the schedule and the run going on.
 func (s *Service) Status(ctx context.Context) (State, error) {
-	interval, enabled, raw, _, err := s.settings(ctx)
+	settings, err := s.settings(ctx)
 	if err != nil {
 		return State{}, err
 	}
-	st := State{Interval: raw}
+	interval, enabled := settings.Interval()
+	st := State{Interval: settings.SyncInterval}
 	if !enabled {
 		st.Interval = "never"
 	}
@@ -166,9 +167,13 @@ func (s *Service) schedule(ctx context.Context) {
 // tick runs a scheduled sync when one is due, and returns how long until
 // the next is (0 when unknown or disabled).
 func (s *Service) tick(ctx context.Context) (time.Duration, error) {
-	interval, enabled, _, _, err := s.settings(ctx)
-	if err != nil || !enabled {
+	settings, err := s.settings(ctx)
+	if err != nil {
 		return 0, err
+	}
+	interval, enabled := settings.Interval()
+	if !enabled {
+		return 0, nil
 	}
 	next, err := s.nextRun(ctx, interval, true)
 	if err != nil || next == nil {

@@ -272,20 +272,15 @@ func (s *Service) Running() int64 {
 	return s.cur.runID
 }
 
-// settings reads the LDAP settings the sync uses: the interval and the valve.
-func (s *Service) settings(ctx context.Context) (interval time.Duration, enabled bool, raw string, v Valve, err error) {
-	interval, enabled, raw, v = 12*time.Hour, true, "12h", Valve{DefaultValvePercent, DefaultValveMinUsers}
-	if s.ldap == nil {
-		return interval, enabled, raw, v, nil
-	}
+// settings reads the sync's settings. They live in the LDAP settings
+// document (ldapauth.Settings: the interval and the safety valve, with their
+// defaults, beside the registrants-not-found policy of sign-in).
+func (s *Service) settings(ctx context.Context) (ldapauth.Settings, error) {
 	st, err := s.ldap.Settings(ctx)
 	if err != nil {
-		return 0, false, "", Valve{}, fmt.Errorf("dirsync: read LDAP settings: %w", err)
+		return ldapauth.Settings{}, fmt.Errorf("dirsync: read LDAP settings: %w", err)
 	}
-	interval, enabled = st.Interval()
-	raw = st.SyncInterval
-	v = Valve{Percent: st.ValvePercent, MinUsers: st.ValveMinUsers}
-	return interval, enabled, raw, v, nil
+	return st, nil
 }
 
 // The stages at which the test page hook is called: a search page received

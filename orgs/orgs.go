@@ -10,13 +10,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/sqltx"
+	"github.com/authority-server/authority/users/roles"
 )
 
 // Authentication methods.
@@ -197,8 +198,12 @@ func (s *Service) List(ctx context.Context) ([]Org, error) {
 }
 
 // Get returns one org.
-func (s *Service) Get(ctx context.Context, id int64) (Org, error) {
-	t, err := s.Load(ctx)
+func (s *Service) Get(ctx context.Context, id int64) (Org, error) { return GetTx(ctx, s.DB, id) }
+
+// GetTx returns one org with its effective settings, reading through q (a
+// transaction of the caller's, or the database).
+func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (Org, error) {
+	t, err := load(ctx, q)
 	if err != nil {
 		return Org{}, err
 	}
@@ -293,7 +298,7 @@ func (s *Service) Create(ctx context.Context, in Input) (Org, error) {
 		return Org{}, apperr.Invalid("name", "is required")
 	}
 	var id int64
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := sqltx.Run(ctx, s.DB, func(tx *sqlx.Tx) error {
 		parent := in.ParentID
 		if parent == nil {
 			var root int64
@@ -330,7 +335,7 @@ func (s *Service) Create(ctx context.Context, in Input) (Org, error) {
 
 // Update changes the fields of in that are set.
 func (s *Service) Update(ctx context.Context, id int64, in Input) (Org, error) {
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := sqltx.Run(ctx, s.DB, func(tx *sqlx.Tx) error {
 		var n int
 		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM orgs WHERE id = ?`, id); err != nil {
 			return fmt.Errorf("orgs: update: %w", err)
@@ -413,11 +418,11 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, id int64, in Input, cr
 		}
 	}
 	if in.DefaultRoles != nil {
-		roles, err := knownRoles(ctx, tx, "defaultRoles", *in.DefaultRoles)
+		names, err := roles.Canonical(ctx, tx, "defaultRoles", *in.DefaultRoles)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET default_roles = ? WHERE id = ?`, mustJSON(roles), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET default_roles = ? WHERE id = ?`, mustJSON(names), id); err != nil {
 			return fmt.Errorf("orgs: set default roles: %w", err)
 		}
 	}
@@ -485,43 +490,6 @@ func (s *Service) setParent(ctx context.Context, tx *sqlx.Tx, id, parent int64, 
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE orgs SET parent_id = ? WHERE id = ?`, parent, id); err != nil {
 		return fmt.Errorf("orgs: set parent: %w", err)
-	}
-	return nil
-}
-
-// knownRoles checks that every role exists and returns them with the stored spelling, without duplicates.
-func knownRoles(ctx context.Context, q sqlx.QueryerContext, field string, names []string) ([]string, error) {
-	out := []string{}
-	seen := map[string]bool{}
-	for _, n := range names {
-		var name string
-		err := sqlx.GetContext(ctx, q, &name, `SELECT name FROM roles WHERE name = ?`, strings.TrimSpace(n))
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, apperr.Invalid(field, "unknown role %q", n)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("orgs: check role: %w", err)
-		}
-		if !seen[strings.ToLower(name)] {
-			seen[strings.ToLower(name)] = true
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (s *Service) inTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
-	tx, err := s.DB.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("orgs: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("orgs: commit: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package users
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,86 +13,99 @@ import (
 	"github.com/authority-server/authority/orgs"
 )
 
+// heldUsersSQL selects (user_id) the users on legal hold: custodians of at
+// least one active matter. It is the one definition of "on hold".
+const heldUsersSQL = `SELECT c.user_id FROM legal_hold_custodians c JOIN legal_holds h ON h.id = c.hold_id WHERE h.active = 1`
+
+// onHoldSQL is true for the user u while it is on legal hold.
+const onHoldSQL = `u.id IN (` + heldUsersSQL + `)`
+
 // OnHold reports whether user id is a custodian of at least one active legal hold.
 func OnHold(ctx context.Context, q sqlx.QueryerContext, id int64) (bool, error) {
-	var n int
-	err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM legal_hold_custodians c JOIN legal_holds h ON h.id = c.hold_id WHERE c.user_id = ? AND h.active = 1`, id)
-	if err != nil {
+	var held bool
+	err := sqlx.GetContext(ctx, q, &held, `SELECT `+onHoldSQL+` FROM users u WHERE u.id = ?`, id)
+	if err != nil && !isNoRows(err) {
 		return false, fmt.Errorf("users: legal hold of %d: %w", id, err)
 	}
-	return n > 0, nil
+	return held, nil
 }
 
-type state struct {
-	Status  Status `db:"status"`
-	Reason  Reason `db:"status_reason"`
-	Pending Reason `db:"pending_reason"`
-	OrgID   int64  `db:"org_id"`
-}
-
-func current(ctx context.Context, tx *sqlx.Tx, id int64) (state, error) {
-	var st state
-	err := tx.GetContext(ctx, &st, `SELECT status, status_reason, pending_reason, org_id FROM users WHERE id = ?`, id)
-	if err != nil {
-		if isNoRows(err) {
-			return st, apperr.NotFound("user %d does not exist", id)
-		}
-		return st, fmt.Errorf("users: read %d: %w", id, err)
+// StateTx returns user id's lifecycle state and org, read inside tx.
+func StateTx(ctx context.Context, tx *sqlx.Tx, id int64) (State, int64, error) {
+	var r struct {
+		Status  Status `db:"status"`
+		Reason  Reason `db:"status_reason"`
+		Pending Reason `db:"pending_reason"`
+		OnHold  bool   `db:"on_hold"`
+		OrgID   int64  `db:"org_id"`
 	}
-	return st, nil
+	err := tx.GetContext(ctx, &r, `SELECT u.status, u.status_reason, u.pending_reason, u.org_id, `+onHoldSQL+` AS on_hold FROM users u WHERE u.id = ?`, id)
+	if isNoRows(err) {
+		return State{}, 0, apperr.NotFound("user %d does not exist", id)
+	}
+	if err != nil {
+		return State{}, 0, fmt.Errorf("users: read %d: %w", id, err)
+	}
+	return State{Status: r.Status, Reason: r.Reason, Pending: r.Pending, OnHold: r.OnHold}, r.OrgID, nil
 }
 
-func (s *Service) setStatus(ctx context.Context, tx *sqlx.Tx, id int64, st Status, reason, pending Reason) error {
-	_, err := tx.ExecContext(ctx, `UPDATE users SET status = ?, status_reason = ?, pending_reason = ?, updated_at = ? WHERE id = ?`,
-		string(st), string(reason), string(pending), s.stamp(), id)
+// change reads user id's state, asks decide for the next one and writes it
+// with its effects (see write).
+func (s *Service) change(ctx context.Context, tx *sqlx.Tx, id int64, decide func(State) (State, error)) (Transition, error) {
+	before, orgID, err := StateTx(ctx, tx, id)
 	if err != nil {
+		return Transition{}, err
+	}
+	after, err := decide(before)
+	if err != nil {
+		return Transition{}, err
+	}
+	t := Transition{Before: before, After: after}
+	return t, s.write(ctx, tx, id, orgID, t)
+}
+
+// write stores t.After, with what entering or leaving deactivation does:
+//   - deactivated: every device of the user deactivated, and every normal
+//     archive of those devices to cold storage until now plus the org's
+//     archiveHoldDays;
+//   - from deactivated to active: every device reactivated, every cold
+//     archive back to normal unless past its expiry (then expired).
+//
+// Blocking and unblocking touch neither devices nor archives.
+func (s *Service) write(ctx context.Context, tx *sqlx.Tx, id, orgID int64, t Transition) error {
+	if t.Before == t.After {
+		return nil
+	}
+	a := t.After
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET status = ?, status_reason = ?, pending_reason = ?, updated_at = ? WHERE id = ?`,
+		string(a.Status), string(a.Reason), string(a.Pending), s.stamp(), id); err != nil {
 		return fmt.Errorf("users: set status of %d: %w", id, err)
 	}
-	return nil
-}
-
-// DeactivateTx deactivates user id on behalf of by (ReasonAdmin or
-// ReasonDirsync) and returns the status the user ends in:
-//   - on legal hold: blocked with ReasonLegalHold instead (devices keep
-//     backing up, archives stay); an administrator's block is left alone;
-//   - otherwise: deactivated, every device deactivated, and every normal
-//     archive of those devices moved to cold storage until now plus the
-//     org's archiveHoldDays.
-//
-// An already deactivated user is left as it is.
-func (s *Service) DeactivateTx(ctx context.Context, tx *sqlx.Tx, id int64, by Reason) (Status, error) {
-	st, err := current(ctx, tx, id)
-	if err != nil {
-		return "", err
-	}
-	if st.Status == StatusDeactivated {
-		return StatusDeactivated, nil
-	}
-	held, err := OnHold(ctx, tx, id)
-	if err != nil {
-		return "", err
-	}
-	if held {
-		if st.Status == StatusBlocked && st.Reason == ReasonAdmin {
-			return StatusBlocked, nil
+	switch {
+	case a.Status == StatusDeactivated && t.Before.Status != StatusDeactivated:
+		days, err := orgs.HoldDays(ctx, tx, orgID)
+		if err != nil {
+			return err
 		}
-		return StatusBlocked, s.setStatus(ctx, tx, id, StatusBlocked, ReasonLegalHold, by)
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET status = 'deactivated' WHERE user_id = ?`, id); err != nil {
+			return fmt.Errorf("users: deactivate devices of %d: %w", id, err)
+		}
+		expires := s.Now().UTC().Add(time.Duration(days) * 24 * time.Hour).Format(time.RFC3339)
+		if _, err := tx.ExecContext(ctx, sqlArchivesToCold, expires, id); err != nil {
+			return fmt.Errorf("users: archives of %d to cold storage: %w", id, err)
+		}
+	case a.Status == StatusActive && t.Before.Status == StatusDeactivated:
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET status = 'active' WHERE user_id = ?`, id); err != nil {
+			return fmt.Errorf("users: reactivate devices of %d: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, sqlArchivesExpire, s.stamp(), id); err != nil {
+			return fmt.Errorf("users: expire archives of %d: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, sqlArchivesRestore, id); err != nil {
+			return fmt.Errorf("users: restore archives of %d: %w", id, err)
+		}
 	}
-	days, err := orgs.HoldDays(ctx, tx, st.OrgID)
-	if err != nil {
-		return "", err
-	}
-	if err := s.setStatus(ctx, tx, id, StatusDeactivated, by, ReasonNone); err != nil {
-		return "", err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE devices SET status = 'deactivated' WHERE user_id = ?`, id); err != nil {
-		return "", fmt.Errorf("users: deactivate devices of %d: %w", id, err)
-	}
-	expires := s.Now().UTC().Add(time.Duration(days) * 24 * time.Hour).Format(time.RFC3339)
-	if _, err := tx.ExecContext(ctx, sqlArchivesToCold, expires, id); err != nil {
-		return "", fmt.Errorf("users: archives of %d to cold storage: %w", id, err)
-	}
-	return StatusDeactivated, nil
+	return nil
 }
 
 // The archive updates of the lifecycle. They write "+state": the unary plus
@@ -106,112 +121,77 @@ const (
 		WHERE +state = 'cold' AND device_guid IN (SELECT guid FROM devices WHERE user_id = ?)`
 )
 
+// DeactivateTx deactivates user id on behalf of by (ReasonAdmin or
+// ReasonDirsync) as State.Deactivate decides: on legal hold the user is
+// blocked instead (devices keep backing up, archives stay).
+func (s *Service) DeactivateTx(ctx context.Context, tx *sqlx.Tx, id int64, by Reason) (Transition, error) {
+	return s.change(ctx, tx, id, func(st State) (State, error) { return st.Deactivate(by), nil })
+}
+
 // ReactivateTx makes user id active: every device reactivated, and every
 // archive still in cold storage and before its expiry back to normal.
 // Archives past their expiry are (or become) expired and stay so.
-func (s *Service) ReactivateTx(ctx context.Context, tx *sqlx.Tx, id int64) error {
-	st, err := current(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	if st.Status == StatusActive {
-		return nil
-	}
-	if err := s.setStatus(ctx, tx, id, StatusActive, ReasonNone, ReasonNone); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE devices SET status = 'active' WHERE user_id = ?`, id); err != nil {
-		return fmt.Errorf("users: reactivate devices of %d: %w", id, err)
-	}
-	now := s.stamp()
-	if _, err := tx.ExecContext(ctx, sqlArchivesExpire, now, id); err != nil {
-		return fmt.Errorf("users: expire archives of %d: %w", id, err)
-	}
-	if _, err := tx.ExecContext(ctx, sqlArchivesRestore, id); err != nil {
-		return fmt.Errorf("users: restore archives of %d: %w", id, err)
-	}
-	return nil
+func (s *Service) ReactivateTx(ctx context.Context, tx *sqlx.Tx, id int64) (Transition, error) {
+	return s.change(ctx, tx, id, func(st State) (State, error) { return st.Reactivate(), nil })
+}
+
+// SourceReactivateTx reactivates user id when its source may (see
+// State.SourceReactivates), and leaves it as it is otherwise.
+func (s *Service) SourceReactivateTx(ctx context.Context, tx *sqlx.Tx, id int64) (Transition, error) {
+	return s.change(ctx, tx, id, func(st State) (State, error) {
+		if !st.SourceReactivates() {
+			return st, nil
+		}
+		return st.Reactivate(), nil
+	})
 }
 
 // BlockTx blocks user id as an administrator: sign-in refused, backups go on.
 // A deactivated user cannot be blocked (reactivate first).
-func (s *Service) BlockTx(ctx context.Context, tx *sqlx.Tx, id int64) error {
-	st, err := current(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	if st.Status == StatusDeactivated {
-		return apperr.Conflict("status", "user %d is deactivated: reactivate it before blocking", id)
-	}
-	return s.setStatus(ctx, tx, id, StatusBlocked, ReasonAdmin, ReasonNone)
+func (s *Service) BlockTx(ctx context.Context, tx *sqlx.Tx, id int64) (Transition, error) {
+	return s.change(ctx, tx, id, State.Block)
 }
 
 // UnblockTx makes a blocked user active again (also one blocked because of a
 // legal hold, which is how an administrator reactivates a user still on hold).
-func (s *Service) UnblockTx(ctx context.Context, tx *sqlx.Tx, id int64) error {
-	st, err := current(ctx, tx, id)
-	if err != nil {
-		return err
-	}
-	switch st.Status {
-	case StatusActive:
-		return nil
-	case StatusDeactivated:
-		return apperr.Conflict("status", "user %d is deactivated, not blocked: reactivate it instead", id)
-	}
-	return s.setStatus(ctx, tx, id, StatusActive, ReasonNone, ReasonNone)
-}
-
-// MoveTx moves user id to org orgID.
-func (s *Service) MoveTx(ctx context.Context, tx *sqlx.Tx, id, orgID int64) error {
-	if _, err := current(ctx, tx, id); err != nil {
-		return err
-	}
-	var n int
-	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM orgs WHERE id = ?`, orgID); err != nil {
-		return fmt.Errorf("users: move %d: %w", id, err)
-	}
-	if n == 0 {
-		return apperr.Invalid("orgId", "org %d does not exist", orgID)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE users SET org_id = ?, updated_at = ? WHERE id = ?`, orgID, s.stamp(), id); err != nil {
-		return fmt.Errorf("users: move %d: %w", id, err)
-	}
-	return nil
+func (s *Service) UnblockTx(ctx context.Context, tx *sqlx.Tx, id int64) (Transition, error) {
+	return s.change(ctx, tx, id, State.Unblock)
 }
 
 // ReleaseTx is called when user id may have left its last active legal hold:
-// a user blocked with ReasonLegalHold and no longer on hold is deactivated at
-// once, on behalf of whoever asked for the deactivation. It reports whether
-// the user was deactivated.
+// see State.Release. It reports whether the user was deactivated.
 func (s *Service) ReleaseTx(ctx context.Context, tx *sqlx.Tx, id int64) (bool, error) {
-	st, err := current(ctx, tx, id)
-	if err != nil {
-		return false, err
-	}
-	if st.Status != StatusBlocked || st.Reason != ReasonLegalHold {
-		return false, nil
-	}
-	held, err := OnHold(ctx, tx, id)
-	if err != nil || held {
-		return false, err
-	}
-	by := st.Pending
-	if by == ReasonNone {
-		by = ReasonAdmin
-	}
-	// Clear the block first so DeactivateTx sees an ordinary active user.
-	if err := s.setStatus(ctx, tx, id, StatusActive, ReasonNone, ReasonNone); err != nil {
-		return false, err
-	}
-	_, err = s.DeactivateTx(ctx, tx, id, by)
-	return err == nil, err
+	t, err := s.change(ctx, tx, id, func(st State) (State, error) { return st.Release(), nil })
+	return err == nil && t.Changed() && t.After.Status == StatusDeactivated, err
 }
 
-// UpdateProfileTx sets email and names, reporting whether anything changed.
-func (s *Service) UpdateProfileTx(ctx context.Context, tx *sqlx.Tx, id int64, email, first, last string) (bool, error) {
+// MoveTx moves user id to org orgID and returns the org it was in (orgID
+// when it was there already, and nothing is written).
+func (s *Service) MoveTx(ctx context.Context, tx *sqlx.Tx, id, orgID int64) (from int64, err error) {
+	if _, from, err = StateTx(ctx, tx, id); err != nil || from == orgID {
+		return from, err
+	}
+	if _, err := orgs.GetTx(ctx, tx, orgID); err != nil {
+		if apperr.Is(err, apperr.KindNotFound) {
+			return from, apperr.Invalid("orgId", "org %d does not exist", orgID)
+		}
+		return from, fmt.Errorf("users: move %d: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET org_id = ?, updated_at = ? WHERE id = ?`, orgID, s.stamp(), id); err != nil {
+		return from, fmt.Errorf("users: move %d: %w", id, err)
+	}
+	return from, nil
+}
+
+// Profile is what a directory keeps up to date on a user.
+type Profile struct {
+	Email, FirstName, LastName string
+}
+
+// UpdateProfileTx sets the profile, reporting whether anything changed.
+func (s *Service) UpdateProfileTx(ctx context.Context, tx *sqlx.Tx, id int64, p Profile) (bool, error) {
 	res, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, first_name = ?, last_name = ?, updated_at = ?
-		WHERE id = ? AND (email <> ? OR first_name <> ? OR last_name <> ?)`, email, first, last, s.stamp(), id, email, first, last)
+		WHERE id = ? AND (email <> ? OR first_name <> ? OR last_name <> ?)`, p.Email, p.FirstName, p.LastName, s.stamp(), id, p.Email, p.FirstName, p.LastName)
 	if err != nil {
 		return false, fmt.Errorf("users: update profile of %d: %w", id, err)
 	}
@@ -235,20 +215,22 @@ func (s *Service) Deactivate(ctx context.Context, id int64, by Reason) (User, er
 
 // Reactivate reactivates user id.
 func (s *Service) Reactivate(ctx context.Context, id int64) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error { return s.ReactivateTx(ctx, tx, id) })
+	return s.apply(ctx, id, func(tx *sqlx.Tx) error { _, err := s.ReactivateTx(ctx, tx, id); return err })
 }
 
 // Block blocks user id as an administrator.
 func (s *Service) Block(ctx context.Context, id int64) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error { return s.BlockTx(ctx, tx, id) })
+	return s.apply(ctx, id, func(tx *sqlx.Tx) error { _, err := s.BlockTx(ctx, tx, id); return err })
 }
 
 // Unblock unblocks user id.
 func (s *Service) Unblock(ctx context.Context, id int64) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error { return s.UnblockTx(ctx, tx, id) })
+	return s.apply(ctx, id, func(tx *sqlx.Tx) error { _, err := s.UnblockTx(ctx, tx, id); return err })
 }
 
 // Move moves user id to org orgID.
 func (s *Service) Move(ctx context.Context, id, orgID int64) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error { return s.MoveTx(ctx, tx, id, orgID) })
+	return s.apply(ctx, id, func(tx *sqlx.Tx) error { _, err := s.MoveTx(ctx, tx, id, orgID); return err })
 }
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

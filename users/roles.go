@@ -2,118 +2,89 @@ package users
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/sqltx"
+	"github.com/authority-server/authority/users/roles"
 )
 
-// Role is a role and whether LDAP scripts may manage it.
-type Role struct {
-	Name      string `json:"name" db:"name"`
-	Builtin   bool   `json:"builtin" db:"builtin"`
-	InMapping bool   `json:"inMapping" db:"in_mapping"`
-}
-
 // Roles lists every role.
-func (s *Service) Roles(ctx context.Context) ([]Role, error) {
-	var out []Role
-	if err := s.DB.SelectContext(ctx, &out, `SELECT name, builtin, in_mapping FROM roles ORDER BY name`); err != nil {
-		return nil, fmt.Errorf("users: roles: %w", err)
-	}
-	return out, nil
-}
+func (s *Service) Roles(ctx context.Context) ([]roles.Role, error) { return roles.List(ctx, s.DB) }
 
 // RoleMapping returns the Role Mapping list: the roles LDAP scripts may add and remove.
 func (s *Service) RoleMapping(ctx context.Context) ([]string, error) {
-	out := []string{}
-	if err := s.DB.SelectContext(ctx, &out, `SELECT name FROM roles WHERE in_mapping = 1 ORDER BY name`); err != nil {
-		return nil, fmt.Errorf("users: role mapping: %w", err)
+	m, err := roles.LoadMapping(ctx, s.DB)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return m.Names(), nil
 }
 
 // SetRoleMapping replaces the Role Mapping list. Every name must be a known role.
 func (s *Service) SetRoleMapping(ctx context.Context, names []string) ([]string, error) {
-	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE roles SET in_mapping = 0`); err != nil {
-			return fmt.Errorf("users: set role mapping: %w", err)
-		}
-		for _, n := range names {
-			res, err := tx.ExecContext(ctx, `UPDATE roles SET in_mapping = 1 WHERE name = ?`, strings.TrimSpace(n))
-			if err != nil {
-				return fmt.Errorf("users: set role mapping: %w", err)
-			}
-			if k, _ := res.RowsAffected(); k == 0 {
-				return apperr.Invalid("roles", "unknown role %q", n)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := sqltx.Run(ctx, s.DB, func(tx *sqlx.Tx) error { return roles.SetMapping(ctx, tx, names) }); err != nil {
 		return nil, err
 	}
 	return s.RoleMapping(ctx)
 }
 
-// CanonicalRole returns the stored spelling of role name, or false when there is no such role.
-func (s *Service) CanonicalRole(ctx context.Context, name string) (string, bool, error) {
-	var out string
-	err := s.DB.GetContext(ctx, &out, `SELECT name FROM roles WHERE name = ?`, strings.TrimSpace(name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
+// Mapping returns the Role Mapping list, for SetManagedRolesTx and the
+// decisions of package roles.
+func (s *Service) Mapping(ctx context.Context) (roles.Mapping, error) {
+	return roles.LoadMapping(ctx, s.DB)
+}
+
+// RolesOf returns the roles of users ids (sorted; an empty list for a user
+// with none), reading through q.
+func RolesOf(ctx context.Context, q sqlx.QueryerContext, ids []int64) (map[int64][]string, error) {
+	out := make(map[int64][]string, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 900)] // below SQLite's limit of bound parameters
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+			out[id] = []string{}
+		}
+		if err := eachRow(ctx, q, `SELECT user_id, role FROM user_roles WHERE user_id IN (`+placeholders(len(chunk))+`) ORDER BY user_id, role`, args,
+			func(id int64, role string) { out[id] = append(out[id], role) }); err != nil {
+			return nil, fmt.Errorf("users: roles: %w", err)
+		}
 	}
+	return out, nil
+}
+
+// eachRow calls fn with each (id, text) row of query.
+func eachRow(ctx context.Context, q sqlx.QueryerContext, query string, args []any, fn func(int64, string)) error {
+	rows, err := q.QueryxContext(ctx, query, args...)
 	if err != nil {
-		return "", false, fmt.Errorf("users: role %q: %w", name, err)
+		return err
 	}
-	return out, true, nil
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var text string
+		if err := rows.Scan(&id, &text); err != nil {
+			return err
+		}
+		fn(id, text)
+	}
+	return rows.Err()
 }
 
-// DiffManagedRoles returns what makes the roles have, within the Role Mapping
-// list (mapping: lower-case name → stored name), equal to wanted: the wanted
-// roles missing, and the listed roles not wanted (both sorted). Wanted names
-// outside the list are ignored; roles outside it are never removed.
-func DiffManagedRoles(have, wanted []string, mapping map[string]string) (added, removed []string) {
-	want := map[string]string{}
-	for _, w := range wanted {
-		if canon, ok := mapping[strings.ToLower(strings.TrimSpace(w))]; ok {
-			want[strings.ToLower(canon)] = canon
-		}
-	}
-	has := map[string]bool{}
-	for _, h := range have {
-		lh := strings.ToLower(h)
-		has[lh] = true
-		if _, managed := mapping[lh]; managed {
-			if _, ok := want[lh]; !ok {
-				removed = append(removed, h)
-			}
-		}
-	}
-	for lw, canon := range want {
-		if !has[lw] {
-			added = append(added, canon)
-		}
-	}
-	sort.Strings(added)
-	sort.Strings(removed)
-	return added, removed
-}
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
-// SetManagedRolesTx makes user id's roles inside the Role Mapping list equal
-// to wanted (see DiffManagedRoles) and returns the roles added and removed.
-func (s *Service) SetManagedRolesTx(ctx context.Context, tx *sqlx.Tx, id int64, wanted []string, mapping map[string]string) (added, removed []string, err error) {
-	var have []string
-	if err := tx.SelectContext(ctx, &have, `SELECT role FROM user_roles WHERE user_id = ?`, id); err != nil {
-		return nil, nil, fmt.Errorf("users: roles of %d: %w", id, err)
+// SetManagedRolesTx makes user id's roles on the Role Mapping list equal to
+// wanted (see roles.Mapping.Diff) and returns the roles added and removed.
+func (s *Service) SetManagedRolesTx(ctx context.Context, tx *sqlx.Tx, id int64, wanted []string, mapping roles.Mapping) (added, removed []string, err error) {
+	have, err := RolesOf(ctx, tx, []int64{id})
+	if err != nil {
+		return nil, nil, err
 	}
-	added, removed = DiffManagedRoles(have, wanted, mapping)
+	added, removed = mapping.Diff(have[id], wanted)
 	for _, r := range removed {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ? AND role = ?`, id, r); err != nil {
 			return nil, nil, fmt.Errorf("users: remove role %s from %d: %w", r, id, err)
@@ -126,24 +97,3 @@ func (s *Service) SetManagedRolesTx(ctx context.Context, tx *sqlx.Tx, id int64, 
 	}
 	return added, removed, nil
 }
-
-// MappingSet returns the Role Mapping list keyed by lower-case name, for SetManagedRolesTx.
-func (s *Service) MappingSet(ctx context.Context) (map[string]string, error) {
-	names, err := s.RoleMapping(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]string, len(names))
-	for _, n := range names {
-		m[strings.ToLower(n)] = n
-	}
-	return m, nil
-}
-
-func decodeRoles(raw string) []string {
-	var out []string
-	_ = json.Unmarshal([]byte(raw), &out)
-	return out
-}
-
-func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

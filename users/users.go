@@ -19,7 +19,9 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/users/roles"
 )
 
 // Status is a user's status.
@@ -43,6 +45,10 @@ const (
 	ReasonDirsync   Reason = "dirsync"
 	ReasonLegalHold Reason = "legal-hold-pending" // blocked because on hold; deactivated when released
 )
+
+// BuiltinAdmin is the username of the administrator the first start
+// creates (with the roles.Sysadmin role and a local password).
+const BuiltinAdmin = "admin"
 
 // MaxUsernameLength bounds usernames.
 const MaxUsernameLength = 255
@@ -88,7 +94,7 @@ func New(db *sqlx.DB, o *orgs.Service, now func() time.Time) *Service {
 
 const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.org_id, o.name AS org_name,
 	u.status, u.status_reason, u.pending_reason, u.password_hash, u.ldap_server_id, u.ldap_dn, u.ldap_uid, u.created_at,
-	EXISTS(SELECT 1 FROM legal_hold_custodians c JOIN legal_holds h ON h.id = c.hold_id WHERE c.user_id = u.id AND h.active = 1) AS on_hold`
+	` + onHoldSQL + ` AS on_hold`
 
 // Filter narrows List. Zero fields match everything.
 type Filter struct {
@@ -152,38 +158,18 @@ func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]User, error) 
 }
 
 func loadRoles(ctx context.Context, q sqlx.QueryerContext, us []User) error {
-	if len(us) == 0 {
-		return nil
+	ids := make([]int64, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
 	}
-	idx := make(map[int64]int, len(us))
-	for i := range us {
-		idx[us[i].ID] = i
-		us[i].Roles = []string{}
-	}
-	query := `SELECT user_id, role FROM user_roles ORDER BY user_id, role`
-	var args []any
-	if len(us) <= 500 {
-		query = `SELECT user_id, role FROM user_roles WHERE user_id IN (` + strings.TrimSuffix(strings.Repeat("?,", len(us)), ",") + `) ORDER BY user_id, role`
-		for _, u := range us {
-			args = append(args, u.ID)
-		}
-	}
-	rows, err := q.QueryxContext(ctx, query, args...)
+	byID, err := RolesOf(ctx, q, ids)
 	if err != nil {
-		return fmt.Errorf("users: roles: %w", err)
+		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var role string
-		if err := rows.Scan(&id, &role); err != nil {
-			return fmt.Errorf("users: roles: %w", err)
-		}
-		if i, ok := idx[id]; ok {
-			us[i].Roles = append(us[i].Roles, role)
-		}
+	for i := range us {
+		us[i].Roles = byID[us[i].ID]
 	}
-	return rows.Err()
+	return nil
 }
 
 // Get returns user id.
@@ -266,7 +252,9 @@ func (s *Service) Create(ctx context.Context, n NewUser) (User, error) {
 	return s.Get(ctx, id)
 }
 
-// CreateTx makes a user inside tx and returns its id.
+// CreateTx makes a user inside tx and returns its id. A user of an org that
+// signs in with a local password needs one; roles must be known (stored
+// spelling kept); no roles means the org's default roles.
 func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, error) {
 	if err := ValidateUsername(n.Username); err != nil {
 		return 0, err
@@ -274,13 +262,23 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	if n.OrgID == 0 {
 		return 0, apperr.Invalid("orgId", "is required")
 	}
-	var defaults string
-	err := tx.GetContext(ctx, &defaults, `SELECT default_roles FROM orgs WHERE id = ?`, n.OrgID)
-	if errors.Is(err, sql.ErrNoRows) {
+	org, err := orgs.GetTx(ctx, tx, n.OrgID)
+	if apperr.Is(err, apperr.KindNotFound) {
 		return 0, apperr.Invalid("orgId", "org %d does not exist", n.OrgID)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("users: create: %w", err)
+	}
+	if !org.UsesLDAP() && n.Password == "" {
+		return 0, apperr.Invalid("password", "is required: org %q signs its users in with a local password", org.Name)
+	}
+	names := n.Roles
+	if len(names) == 0 {
+		names = org.DefaultRoles
+	}
+	rs, err := roles.Canonical(ctx, tx, "roles", names)
+	if err != nil {
+		return 0, err
 	}
 	var exists int
 	if err := tx.GetContext(ctx, &exists, `SELECT count(*) FROM users WHERE username = ?`, n.Username); err != nil {
@@ -303,12 +301,8 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 		return 0, fmt.Errorf("users: create %s: %w", n.Username, err)
 	}
 	id, _ := res.LastInsertId()
-	roles := n.Roles
-	if len(roles) == 0 {
-		roles = decodeRoles(defaults)
-	}
-	for _, r := range roles {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO user_roles(user_id, role) SELECT ?, name FROM roles WHERE name = ?`, id, r); err != nil {
+	for _, r := range rs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles(user_id, role) VALUES(?, ?)`, id, r); err != nil {
 			return 0, fmt.Errorf("users: create %s: role %s: %w", n.Username, r, err)
 		}
 	}
@@ -317,18 +311,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 
 // InTx runs fn in one transaction, committed when fn returns nil.
 func (s *Service) InTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
-	tx, err := s.DB.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("users: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("users: commit: %w", err)
-	}
-	return nil
+	return sqltx.Run(ctx, s.DB, fn)
 }
 
 func (s *Service) stamp() string { return s.Now().UTC().Format(time.RFC3339) }

@@ -198,32 +198,6 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &in) {
 		return
 	}
-	if in.OrgID != 0 {
-		o, err := s.Orgs.Get(r.Context(), in.OrgID)
-		if err != nil {
-			if apperr.Is(err, apperr.KindNotFound) {
-				err = apperr.Invalid("orgId", "org %d does not exist", in.OrgID)
-			}
-			s.fail(w, r, err)
-			return
-		}
-		if !o.UsesLDAP() && in.Password == "" {
-			s.fail(w, r, apperr.Invalid("password", "is required for a user of org %q, which uses local authentication", o.Name))
-			return
-		}
-	}
-	for i, role := range in.Roles {
-		canon, ok, err := s.Users.CanonicalRole(r.Context(), role)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if !ok {
-			s.fail(w, r, apperr.Invalid("roles", "unknown role %q", role))
-			return
-		}
-		in.Roles[i] = canon
-	}
 	u, err := s.Users.Create(r.Context(), in)
 	if err != nil {
 		s.fail(w, r, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/authority-server/authority/legalhold"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
+	"github.com/authority-server/authority/users/roles"
 )
 
 // consoleCoreRoutes: Organizations, Users, Legal hold, Role Mapping.
@@ -164,7 +165,7 @@ type orgForm struct {
 	DefaultRoles    []string
 	ArchiveHoldDays string // "" inherits
 	Parents         []orgRow
-	Roles           []users.Role
+	Roles           []roles.Role
 	Servers         []serverOption
 	ServersError    string
 	ParentAuth      string // what "inherit" means
@@ -583,11 +584,6 @@ func (s *Server) consoleCreateUser(w http.ResponseWriter, r *http.Request) {
 	f.OrgID, err = strconv.ParseInt(r.PostFormValue("orgId"), 10, 64)
 	if err != nil || f.OrgID <= 0 {
 		err = apperr.Invalid("orgId", "choose an organization")
-	} else {
-		var o orgs.Org
-		if o, err = s.Orgs.Get(ctx, f.OrgID); err == nil && !o.UsesLDAP() && f.Password == "" {
-			err = apperr.Invalid("password", "is required: organization %s signs its users in with a local password", o.Name)
-		}
 	}
 	var u users.User
 	if err == nil {
@@ -752,7 +748,7 @@ func (s *Server) consoleCloseHold(w http.ResponseWriter, r *http.Request) {
 }
 
 type roleMappingData struct {
-	Roles []users.Role
+	Roles []roles.Role
 }
 
 func (s *Server) consoleRoleMapping(w http.ResponseWriter, r *http.Request) {

@@ -153,10 +153,11 @@ func (d *Directory) Register(ctx context.Context, org orgs.Org, req Request) (us
 			return users.NewUser{}, true, err
 		}
 	}
-	roles, err := d.mappedRoles(ctx, res.Roles)
+	mapping, err := d.Users.Mapping(ctx)
 	if err != nil {
 		return users.NewUser{}, true, err
 	}
+	roles := mapping.Wanted(res.Roles, target.DefaultRoles)
 	p := srv.Person(entry)
 	username := strings.TrimSpace(req.Username)
 	for _, u := range p.Usernames {
@@ -219,27 +220,6 @@ func (d *Directory) orgNamed(ctx context.Context, parent orgs.Org, name string) 
 	}
 	d.Log.Info("sign-in: created org named by the org name script", "org", o.Name, "id", o.ID, "parent", parent.Name)
 	return o, nil
-}
-
-// mappedRoles keeps the roles that are on the Role Mapping list, in their
-// stored spelling. None left means the org's default roles.
-func (d *Directory) mappedRoles(ctx context.Context, wanted []string) ([]string, error) {
-	if len(wanted) == 0 {
-		return nil, nil
-	}
-	mapping, err := d.Users.MappingSet(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, w := range wanted {
-		if canon, ok := mapping[strings.ToLower(strings.TrimSpace(w))]; ok && !seen[canon] {
-			seen[canon] = true
-			out = append(out, canon)
-		}
-	}
-	return out, nil
 }
 
 // compiledScripts returns the server's scripts, compiled once per version of their text.

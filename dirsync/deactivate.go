@@ -1,0 +1,113 @@
+package dirsync
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/authority-server/authority/users"
+)
+
+// batchSize is how many users' deactivations one transaction applies.
+const batchSize = 500
+
+// deactivate applies the collected deactivations once every search has
+// completed, unless the safety valve stops them.
+func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
+	var cands []*scopeUser
+	var guard outcome
+	for _, u := range e.users {
+		if u.found && !u.inactive {
+			continue
+		}
+		if !(users.Transition{Before: u.State, After: u.State.Deactivate(users.ReasonDirsync)}).Changed() {
+			continue
+		}
+		if u.Protected {
+			guard.warn(u, "lockout guard: the built-in administrator is never deactivated by a sync, although it was not found active in the directory")
+			continue
+		}
+		cands = append(cands, u)
+	}
+	if len(guard.lines) > 0 {
+		if err := e.apply(ctx, nil, &guard); err != nil {
+			return StatusFailed, "", err
+		}
+	}
+	e.ident = len(cands)
+	if len(cands) == 0 {
+		return StatusOK, "", nil
+	}
+	if e.valve.Trips(len(cands), len(e.users)) {
+		if !e.req.OverrideValve {
+			e.log.valve(len(cands), len(e.users), e.valve)
+			// One line per user kept (up to what the history keeps; the
+			// rest are only counted).
+			var kept outcome
+			for _, u := range cands[:min(len(cands), MaxChangeLines)] {
+				kept.line(u, ChangeNotDeactivated, statusText(u.State), statusText(u.State), "identified for deactivation ("+why(u)+"); not deactivated: safety valve")
+			}
+			e.rec.total += len(cands) - len(kept.lines)
+			if err := e.recordOnly(ctx, kept.lines); err != nil {
+				return StatusFailed, "", err
+			}
+			return StatusValve, ValveMessage, nil
+		}
+		e.log.valveOverridden(len(cands), len(e.users))
+	}
+	for batch := 1; len(cands) > 0; batch++ {
+		n := min(batchSize, len(cands))
+		if err := e.deactivateBatch(ctx, cands[:n]); err != nil {
+			return StatusFailed, "", fmt.Errorf("deactivate users: %w", err)
+		}
+		cands = cands[n:]
+		if h := e.s.pageHook; h != nil {
+			h(HookDeactivated, 0, batch)
+		}
+	}
+	msg := ""
+	if e.valve.Trips(e.ident, len(e.users)) {
+		msg = fmt.Sprintf("safety valve overridden: %d of %d users were identified for deactivation", e.ident, len(e.users))
+	}
+	return StatusOK, msg, nil
+}
+
+func why(u *scopeUser) string {
+	if u.inactive {
+		return "the active script returned false"
+	}
+	return "not found in the directory"
+}
+
+// deactivateBatch deactivates (on hold: blocks) a batch of users in one
+// transaction.
+func (e *engine) deactivateBatch(ctx context.Context, batch []*scopeUser) error {
+	return e.batch(ctx, outcome{}, len(batch), func(fx effects, i int) (outcome, error) {
+		return e.deactivateOne(ctx, fx, batch[i])
+	}, func(i int, err error) outcome {
+		var o outcome
+		o.fail(batch[i], "could not deactivate: "+err.Error())
+		return o
+	})
+}
+
+// deactivateOne deactivates (on hold: blocks) one user through fx.
+func (e *engine) deactivateOne(ctx context.Context, fx effects, u *scopeUser) (outcome, error) {
+	var o outcome
+	if _, _, ok, err := fx.current(ctx, u); err != nil || !ok {
+		return o, err
+	}
+	t, err := fx.deactivate(ctx, u)
+	if err != nil || !t.Changed() {
+		return o, err
+	}
+	if t.After.Status == users.StatusBlocked {
+		o.counts.Blocked++
+		o.line(u, ChangeBlocked, statusText(t.Before), statusText(t.After), why(u)+"; on legal hold: blocked instead of deactivated")
+		o.history(u, "Blocking (on legal hold) instead of deactivating")
+		return o, nil
+	}
+	o.counts.Deactivated++
+	o.line(u, ChangeDeactivated, statusText(t.Before), statusText(t.After), why(u))
+	o.history(u, "Blocking and deactivating")
+	return o, nil
+}

@@ -1,0 +1,158 @@
+package dirsync
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/ldapauth/script"
+	"github.com/authority-server/authority/users"
+)
+
+// pagesAhead is how many pages the search may fetch ahead of the processing
+// (memory holds at most this many pages plus the one being processed).
+const pagesAhead = 2
+
+// search runs the paged search of one server and processes its pages as they
+// arrive: the search goroutine receives and decodes the next page while
+// another goroutine processes the previous one, at most pagesAhead pages
+// ahead.
+func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
+	conn, err := ldapauth.Dial(ctx, srv)
+	if err != nil {
+		return fmt.Errorf("connect to LDAP server %d (%s, %s): %w", srv.ID, srv.Name, srv.URL, err)
+	}
+	defer conn.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan []*ldapauth.Entry, pagesAhead)
+	done := make(chan struct{})
+	var perr error // the processing's error; read after done is closed
+	go func() {
+		defer close(done)
+		defer func() {
+			if v := recover(); v != nil {
+				perr = fmt.Errorf("internal error: panic: %v\n%s", v, debug.Stack())
+				cancel()
+				for range queue {
+				}
+			}
+		}()
+		n := 0
+		for page := range queue {
+			n++
+			if perr != nil {
+				continue // drain
+			}
+			if err := e.waitUsers(); err != nil {
+				perr = err
+				cancel()
+				continue
+			}
+			tp := time.Now()
+			if err := e.page(ctx, srv, page); err != nil {
+				perr = err
+				cancel()
+				continue
+			}
+			e.inPages += time.Since(tp)
+			if h := e.s.pageHook; h != nil {
+				h(HookProcessed, srv.ID, n)
+			}
+		}
+	}()
+	pages := 0
+	serr := conn.SearchAll(sctx, func(page []*ldapauth.Entry) error {
+		pages++
+		e.pages++
+		if h := e.s.pageHook; h != nil {
+			h(HookReceived, srv.ID, pages)
+		}
+		select {
+		case queue <- page:
+			return nil
+		case <-sctx.Done():
+			return sctx.Err()
+		}
+	})
+	close(queue)
+	<-done
+	if perr != nil {
+		return fmt.Errorf("process a page of LDAP server %d (%s): %w", srv.ID, srv.Name, perr)
+	}
+	if serr != nil {
+		return fmt.Errorf("search LDAP server %d (%s, %s) failed after %d page(s): %w", srv.ID, srv.Name, srv.URL, pages, serr)
+	}
+	return nil
+}
+
+// match is one user found in one entry, with the entry's script results.
+type match struct {
+	u      *scopeUser
+	name   string // the username value that matched
+	person ldapauth.Person
+	dn     string
+	res    *script.Result
+}
+
+// page matches one page of entries to users, runs the scripts once per
+// matched entry, and applies (or simulates) the changes other than
+// deactivation.
+func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapauth.Entry) error {
+	set := e.sets[srv.ID]
+	var found []match
+	var dups outcome
+	for _, ent := range entries {
+		if ent == nil {
+			continue
+		}
+		var res *script.Result
+		person := srv.Person(ent)
+		for _, name := range person.Usernames {
+			for _, u := range e.byName[strings.ToLower(name)] {
+				if !e.serves[u.OrgID][srv.ID] {
+					continue
+				}
+				if u.found {
+					if u.foundOn == srv.ID && !strings.EqualFold(u.foundDN, ent.DN) {
+						dups.warn(u, fmt.Sprintf("username found in several entries of LDAP server %d (%s): %q and %q; the first one is used", srv.ID, srv.Name, u.foundDN, ent.DN))
+					}
+					continue
+				}
+				u.found, u.foundOn, u.foundDN = true, srv.ID, ent.DN
+				if res == nil {
+					t0 := time.Now()
+					r := e.runner.Run(set, ent.DN, ent.Attrs)
+					e.inScripts += time.Since(t0)
+					res = &r
+				}
+				found = append(found, match{u: u, name: name, person: person, dn: ent.DN, res: res})
+			}
+		}
+	}
+	var have map[int64][]string
+	if set.RoleName != nil && len(found) > 0 {
+		ids := make([]int64, 0, len(found))
+		for _, m := range found {
+			if m.res.OK() && m.res.Active {
+				ids = append(ids, m.u.ID)
+			}
+		}
+		var err error
+		if have, err = users.RolesOf(ctx, e.s.db, ids); err != nil {
+			return fmt.Errorf("read the roles of the users of a page: %w", err)
+		}
+	}
+	plans := make([]*plan, 0, len(found))
+	for _, m := range found {
+		if p := e.plan(srv, set, m, have[m.u.ID]); p != nil {
+			plans = append(plans, p)
+		}
+	}
+	ta := time.Now()
+	defer func() { e.inApply += time.Since(ta) }()
+	return e.apply(ctx, plans, &dups)
+}

@@ -1,0 +1,228 @@
+package dirsync
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sort"
+	"time"
+
+	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/ldapauth/script"
+	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/users"
+	"github.com/authority-server/authority/users/roles"
+)
+
+// scopeUser is a user in scope, as loaded at the start of the run, plus what
+// the run learned about it.
+type scopeUser struct {
+	users.ScopeUser
+
+	found    bool  // matched an entry on a server of its org
+	foundOn  int64 // the server it was found on
+	foundDN  string
+	inactive bool // the active script returned false
+}
+
+// engine is one run. Its work is split by concern: loading (load.go), the
+// page pipeline (pipeline.go), planning (plan.go), applying or simulating
+// (apply.go), and the deactivations with the safety valve (deactivate.go).
+type engine struct {
+	s        *Service
+	req      Request
+	runID    int64
+	log      *runLog
+	rec      *recorder
+	valve    Valve
+	tree     *orgs.Tree
+	orgIDs   []int64
+	servers  []ldapauth.Server
+	sets     map[int64]*script.Set
+	serves   map[int64]map[int64]bool // org id → server ids of the org
+	users    []*scopeUser
+	byName   map[string][]*scopeUser // lower-case username (several only when usernames differ in non-ASCII case)
+	mapping  roles.Mapping
+	orgs     map[int64]*Counts
+	total    Counts
+	warnings int
+	ident    int
+	runner   *script.Runner
+	pages    int
+
+	// Where the time went (the Timings log line). inPages, inScripts and
+	// inApply are spent by the page goroutine, alongside the search.
+	tRun, tLoad, tSearch, tDeactivate time.Duration
+	inPages, inScripts, inApply       time.Duration
+
+	usersDone chan struct{} // closed when loadUsers has ended
+	usersErr  error
+}
+
+// execute runs the sync of the run in sl, records its end, frees the slot
+// and sends the summary email.
+func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time.Time) {
+	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
+		serves: map[int64]map[int64]bool{}, byName: map[string][]*scopeUser{}, sets: map[int64]*script.Set{},
+		runner: script.NewRunner(s.scriptLimit)}
+	tr := time.Now()
+	st, msg := e.run(ctx)
+	e.tRun = time.Since(tr)
+	bg := context.WithoutCancel(ctx)
+	if st == StatusFailed {
+		if ctx.Err() != nil {
+			msg = InterruptedMessage + " (" + msg + ")"
+		}
+		e.log.failed(e.runID, e.orgIDs, msg)
+	}
+	oc := e.orgCounts()
+	for _, o := range oc {
+		e.log.completed(o)
+	}
+	e.log.summary(e.orgIDs, e.total)
+	e.log.finished(e.runID, st, e.total, e.warnings)
+	if err := s.finish(bg, e.rec, st, e.total, e.warnings, e.ident, oc, msg, s.now()); err != nil {
+		s.log.Error("DIRSYNC:: Could not record the end of run "+fmt.Sprint(e.runID)+": "+err.Error(), "thread", fmt.Sprintf("dirsync-%d", e.runID))
+	}
+	s.release(sl)
+	e.log.timings(e)
+	s.sendSummary(bg, e.runID, e.log)
+}
+
+// run does the work and returns the final status and message.
+func (e *engine) run(ctx context.Context) (st Status, msg string) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.s.log.Error(fmt.Sprintf("DIRSYNC:: panic in run %d: %v\n%s", e.runID, v, debug.Stack()), "thread", fmt.Sprintf("dirsync-%d", e.runID))
+			st, msg = StatusFailed, fmt.Sprintf("internal error: %v (see the server log)", v)
+		}
+	}()
+	s := e.s
+	// The log needs the subject, which needs the root org: start with a
+	// provisional logger so that early failures are logged too.
+	e.log = newRunLog(s.log, e.runID, subjectText(e.req, 0), e.req.Simulate)
+	tree, err := s.orgs.Load(ctx)
+	if err != nil {
+		return StatusFailed, fmt.Sprintf("load the org tree: %v", err)
+	}
+	e.tree = tree
+	e.log = newRunLog(s.log, e.runID, subjectText(e.req, rootID(tree)), e.req.Simulate)
+	var scope []orgs.Org
+	for _, o := range tree.All() {
+		if o.UsesLDAP() {
+			scope = append(scope, o)
+			e.orgIDs = append(e.orgIDs, o.ID)
+			e.orgs[o.ID] = &Counts{}
+		}
+	}
+	if e.orgIDs == nil {
+		e.orgIDs = []int64{}
+	}
+	e.log.submitting(e.orgIDs)
+	for _, o := range scope {
+		e.log.running(o.ID, o.Name)
+	}
+	settings, err := s.settings(ctx)
+	if err != nil {
+		return StatusFailed, err.Error()
+	}
+	e.valve = valveOf(settings)
+	if len(scope) == 0 {
+		return StatusOK, "no org uses LDAP: nothing to synchronize"
+	}
+	if e.mapping, err = s.users.Mapping(ctx); err != nil {
+		return StatusFailed, fmt.Sprintf("read the Role Mapping list: %v", err)
+	}
+	if err := e.loadServers(ctx, scope); err != nil {
+		return StatusFailed, err.Error()
+	}
+	if !e.req.Simulate {
+		s.optimize(ctx)
+	}
+	// The users load while the first server is dialled and its first pages
+	// arrive; the pages wait for them (see search).
+	e.usersDone = make(chan struct{})
+	defer e.waitUsers() // never leave the loader running
+	go func() {
+		defer close(e.usersDone)
+		tl := time.Now()
+		if e.usersErr = e.loadUsers(ctx); e.usersErr == nil {
+			e.usersErr = e.rec.progress(ctx, s.db, e.total, e.warnings)
+		}
+		e.tLoad = time.Since(tl)
+	}()
+	ts := time.Now()
+	for _, srv := range e.servers {
+		if err := e.search(ctx, srv); err != nil {
+			return StatusFailed, err.Error()
+		}
+	}
+	if err := e.waitUsers(); err != nil {
+		return StatusFailed, err.Error()
+	}
+	e.tSearch = time.Since(ts)
+	td := time.Now()
+	st, msg, err = e.deactivate(ctx)
+	e.tDeactivate = time.Since(td)
+	if err != nil {
+		return StatusFailed, err.Error()
+	}
+	if msg == "" && (e.total.Errors > 0 || e.warnings > 0) {
+		msg = fmt.Sprintf("completed with %d script error(s) and %d warning(s): see the changes", e.total.Errors, e.warnings)
+	}
+	return st, msg
+}
+
+func rootID(t *orgs.Tree) int64 {
+	for _, o := range t.All() {
+		if o.ParentID == nil {
+			return o.ID
+		}
+	}
+	return 0
+}
+
+func subjectText(r Request, rootOrg int64) string {
+	if r.Subject == nil {
+		return fmt.Sprintf("Subject[0/system, orgId:%d]", rootOrg)
+	}
+	return fmt.Sprintf("Subject[%d/%s, orgId:%d]", r.Subject.UserID, r.Subject.Username, r.Subject.OrgID)
+}
+
+func (e *engine) orgName(id int64) string {
+	if o, ok := e.tree.Get(id); ok {
+		return o.Name
+	}
+	return fmt.Sprint(id)
+}
+
+// optimize refreshes SQLite's planner statistics where they are missing or
+// stale (PRAGMA optimize, bounded), before a run's lifecycle writes: without
+// them a deactivation's archive update can pick the archive state index and
+// scan every archive, which makes a large sync quadratic.
+func (s *Service) optimize(ctx context.Context) {
+	conn, err := s.db.Conn(ctx)
+	if err == nil {
+		defer conn.Close()
+		if _, err = conn.ExecContext(ctx, `PRAGMA analysis_limit = 1000`); err == nil {
+			_, err = conn.ExecContext(ctx, `PRAGMA optimize = 0x10002`)
+		}
+	}
+	if err != nil {
+		s.log.Warn("DIRSYNC:: could not refresh the database statistics: "+err.Error(), "thread", "dirsync")
+	}
+}
+
+// orgCounts returns the per-org counts, ordered by org id.
+func (e *engine) orgCounts() []OrgCounts {
+	out := make([]OrgCounts, 0, len(e.orgIDs))
+	for _, id := range e.orgIDs {
+		c := e.orgs[id]
+		if c == nil {
+			c = &Counts{}
+		}
+		out = append(out, OrgCounts{OrgID: id, OrgName: e.orgName(id), Counts: *c})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OrgID < out[j].OrgID })
+	return out
+}

@@ -1,0 +1,199 @@
+// Package roles is the set of roles and the Role Mapping list: which roles
+// exist, their stored spelling, and which of them a directory (DIRSYNC, the
+// sign-in scripts) may add and remove. It decides, without writing, what
+// roles a role name script's result asks for, so that registration and a
+// sync turn the same result into the same roles.
+//
+// It owns the roles table; users owns which user holds which role.
+package roles
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authority-server/authority/internal/apperr"
+)
+
+// Sysadmin is the role that rules the server: it may use the API and the
+// console.
+const Sysadmin = "SYSADMIN"
+
+// Role is a role and whether the directory may manage it.
+type Role struct {
+	Name      string `json:"name" db:"name"`
+	Builtin   bool   `json:"builtin" db:"builtin"`
+	InMapping bool   `json:"inMapping" db:"in_mapping"`
+}
+
+// List returns every role, ordered by name.
+func List(ctx context.Context, q sqlx.QueryerContext) ([]Role, error) {
+	var out []Role
+	if err := sqlx.SelectContext(ctx, q, &out, `SELECT name, builtin, in_mapping FROM roles ORDER BY name`); err != nil {
+		return nil, fmt.Errorf("roles: list: %w", err)
+	}
+	return out, nil
+}
+
+// Canonical returns names in their stored spelling, without duplicates
+// (ignoring case) and sorted. A name that is no role is an apperr Invalid
+// naming field.
+func Canonical(ctx context.Context, q sqlx.QueryerContext, field string, names []string) ([]string, error) {
+	known, err := byFold(ctx, q, `SELECT name FROM roles`)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	seen := map[string]bool{}
+	for _, n := range names {
+		canon, ok := known[fold(n)]
+		if !ok {
+			return nil, apperr.Invalid(field, "unknown role %q", n)
+		}
+		if !seen[fold(canon)] {
+			seen[fold(canon)] = true
+			out = append(out, canon)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Mapping is the Role Mapping list: the roles a directory may add and
+// remove, keyed by their case-folded name, with their stored spelling.
+type Mapping map[string]string
+
+// LoadMapping reads the Role Mapping list.
+func LoadMapping(ctx context.Context, q sqlx.QueryerContext) (Mapping, error) {
+	m, err := byFold(ctx, q, `SELECT name FROM roles WHERE in_mapping = 1`)
+	if err != nil {
+		return nil, err
+	}
+	return Mapping(m), nil
+}
+
+// Names returns the list's roles, sorted.
+func (m Mapping) Names() []string {
+	out := make([]string, 0, len(m))
+	for _, n := range m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Has reports whether role is on the list.
+func (m Mapping) Has(role string) bool {
+	_, ok := m[fold(role)]
+	return ok
+}
+
+// Wanted returns the roles a role name script's result asks for: the names
+// on the list, in their stored spelling, without duplicates, sorted. When
+// none is left (no result, an empty one, or only names off the list) the
+// org's default roles are wanted instead, as they are.
+//
+// Registration gives a new user exactly these roles; a sync makes the
+// user's roles on the list equal to them (see Diff), so both turn the same
+// result into the same roles.
+func (m Mapping) Wanted(script, orgDefaults []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range script {
+		canon, ok := m[fold(n)]
+		if ok && !seen[fold(canon)] {
+			seen[fold(canon)] = true
+			out = append(out, canon)
+		}
+	}
+	if len(out) == 0 {
+		return append([]string(nil), orgDefaults...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Diff returns what makes the roles have, within the list, equal to
+// wanted: the wanted roles on the list that are missing, and the roles on
+// the list that are not wanted (both sorted). Wanted names off the list are
+// ignored; roles off the list are never removed.
+func (m Mapping) Diff(have, wanted []string) (added, removed []string) {
+	want := map[string]string{}
+	for _, w := range wanted {
+		if canon, ok := m[fold(w)]; ok {
+			want[fold(canon)] = canon
+		}
+	}
+	has := map[string]bool{}
+	for _, h := range have {
+		has[fold(h)] = true
+		if m.Has(h) {
+			if _, ok := want[fold(h)]; !ok {
+				removed = append(removed, h)
+			}
+		}
+	}
+	for f, canon := range want {
+		if !has[f] {
+			added = append(added, canon)
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	return added, removed
+}
+
+// Apply returns have after adding and removing, sorted.
+func Apply(have, added, removed []string) []string {
+	gone := map[string]bool{}
+	for _, r := range removed {
+		gone[fold(r)] = true
+	}
+	var out []string
+	for _, h := range have {
+		if !gone[fold(h)] {
+			out = append(out, h)
+		}
+	}
+	out = append(out, added...)
+	sort.Strings(out)
+	return out
+}
+
+// SetMapping makes the list exactly names (each a known role, any case),
+// inside tx. Sysadmin-level roles are accepted as they are today; see
+// package users for who may hold them.
+func SetMapping(ctx context.Context, tx *sqlx.Tx, names []string) error {
+	canon, err := Canonical(ctx, tx, "roles", names)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE roles SET in_mapping = 0`); err != nil {
+		return fmt.Errorf("roles: set the mapping: %w", err)
+	}
+	for _, n := range canon {
+		if _, err := tx.ExecContext(ctx, `UPDATE roles SET in_mapping = 1 WHERE name = ?`, n); err != nil {
+			return fmt.Errorf("roles: set the mapping: %w", err)
+		}
+	}
+	return nil
+}
+
+// byFold reads one column of role names, keyed by their folded spelling.
+func byFold(ctx context.Context, q sqlx.QueryerContext, query string) (map[string]string, error) {
+	var names []string
+	if err := sqlx.SelectContext(ctx, q, &names, query); err != nil {
+		return nil, fmt.Errorf("roles: read: %w", err)
+	}
+	out := make(map[string]string, len(names))
+	for _, n := range names {
+		out[fold(n)] = n
+	}
+	return out, nil
+}
+
+// fold is the key names compare by: trimmed, case-insensitive.
+func fold(name string) string { return strings.ToLower(strings.TrimSpace(name)) }

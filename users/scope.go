@@ -1,0 +1,71 @@
+package users
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/authority-server/authority/users/roles"
+)
+
+// ScopeUser is a user as a directory sync sees it: enough to match it to a
+// directory entry and to decide its changes, and nothing more (a run holds
+// every user in its scope in memory).
+type ScopeUser struct {
+	ID       int64
+	Username string
+	OrgID    int64
+	State    State
+	Profile  Profile
+	// The directory entry it matched last: server (0 for none), DN and stable id.
+	LDAPServerID    int64
+	LDAPDN, LDAPUID string
+	// Protected is the built-in administrator (BuiltinAdmin, with the
+	// roles.Sysadmin role, a local password and no directory entry). A
+	// directory sync never deactivates it, even when its org uses LDAP, so
+	// that a wrong search filter cannot lock every administrator out.
+	Protected bool
+}
+
+// InScope calls fn with every user of the orgs orgIDs, ordered by id.
+func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser)) error {
+	if len(orgIDs) == 0 {
+		return nil
+	}
+	// The few administrators and users on hold first, so that the users
+	// query is a plain scan.
+	admins, held := map[int64]bool{}, map[int64]bool{}
+	collect := func(set map[int64]bool) func(int64, string) { return func(id int64, _ string) { set[id] = true } }
+	if err := eachRow(ctx, s.DB, `SELECT user_id, role FROM user_roles WHERE role = ?`, []any{roles.Sysadmin}, collect(admins)); err != nil {
+		return fmt.Errorf("users: the administrators: %w", err)
+	}
+	if err := eachRow(ctx, s.DB, `SELECT DISTINCT user_id, '' FROM (`+heldUsersSQL+`)`, nil, collect(held)); err != nil {
+		return fmt.Errorf("users: the users on legal hold: %w", err)
+	}
+	args := make([]any, len(orgIDs))
+	for i, id := range orgIDs {
+		args[i] = id
+	}
+	rows, err := s.DB.QueryxContext(ctx, `SELECT u.id, u.username, u.org_id, u.status, u.status_reason, u.pending_reason,
+		u.email, u.first_name, u.last_name, coalesce(u.ldap_server_id, 0), u.ldap_dn, u.ldap_uid, u.password_hash <> ''
+		FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) ORDER BY u.id`, args...)
+	if err != nil {
+		return fmt.Errorf("users: the users in scope: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u ScopeUser
+		var hasPassword bool
+		if err := rows.Scan(&u.ID, &u.Username, &u.OrgID, &u.State.Status, &u.State.Reason, &u.State.Pending,
+			&u.Profile.Email, &u.Profile.FirstName, &u.Profile.LastName, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword); err != nil {
+			return fmt.Errorf("users: the users in scope: %w", err)
+		}
+		u.State.OnHold = held[u.ID]
+		u.Protected = strings.EqualFold(u.Username, BuiltinAdmin) && admins[u.ID] && hasPassword && u.LDAPDN == ""
+		fn(u)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("users: the users in scope: %w", err)
+	}
+	return nil
+}
