@@ -5,10 +5,10 @@ import (
 	"fmt"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/demodir"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/orgs"
-	"github.com/authority-server/authority/testenv"
 )
 
 // Names of what --demo creates.
@@ -42,17 +42,17 @@ const (
 }`
 )
 
-// startDemo starts the in-process test directory (glauth, with the sample
-// people of testenv.DemoDirectory) and points the org Demo at it, creating
+// startDemo starts the in-process demo directory (glauth, with the sample
+// people of demodir.People) and points the org Demo at it, creating
 // both on the first demo start and updating the server's address on later
 // ones. It prints how to sign in.
 func (a *App) startDemo(ctx context.Context) error {
-	people, groups := testenv.DemoDirectory()
-	dir, stop, err := testenv.StartGlauthServer(people, groups)
+	people, groups := demodir.People()
+	dir, err := demodir.Start(people, groups, nil)
 	if err != nil {
 		return fmt.Errorf("authority: start the demo directory: %w", err)
 	}
-	a.onClose(func() error { stop(); return nil })
+	a.onClose(func() error { dir.Stop(); return nil })
 
 	srv, err := a.demoServer(ctx, dir)
 	if err != nil {
@@ -75,11 +75,11 @@ Sign a new user in as the desktop app would:
 dave is refused by the active script (his account is disabled); alice lands in the org "Demo Staff",
 created by the org name script, with the roles the role name script grants.
 
-`, dir.URL, testenv.DemoPassword, org.Name, org.RegistrationKey, a.Config.Listen, testenv.DemoPassword, org.RegistrationKey)
+`, dir.URL, demodir.Password, org.Name, org.RegistrationKey, a.Config.Listen, demodir.Password, org.RegistrationKey)
 	return nil
 }
 
-func (a *App) demoServer(ctx context.Context, dir *testenv.Glauth) (ldapauth.Server, error) {
+func (a *App) demoServer(ctx context.Context, dir *demodir.Directory) (ldapauth.Server, error) {
 	list, err := a.LDAP.List(ctx)
 	if err != nil {
 		return ldapauth.Server{}, err

@@ -1,8 +1,10 @@
-// Package testenv starts the real servers that the other packages' tests (and
-// `authority serve --demo`) talk to: no mocks.
+// Package testenv starts the real servers that the other packages' tests
+// talk to: no mocks.
 //
 //   - An in-process glauth LDAP server ([StartGlauth], [StartGlauthServer],
-//     [DemoDirectory]): quick, small directories, no external binary.
+//     [DemoDirectory]): quick, small directories, no external binary. It is
+//     package [demodir] (which `authority serve --demo` uses directly, so
+//     that the production binary links no test code) wrapped for tests.
 //   - Debian's OpenLDAP slapd with an AD-like schema ([StartSlapd],
 //     [StartSlapdServer], [GeneratePeople], [WriteLDIF]): real paging, size and
 //     time limits, the AD bit filter, TLS/StartTLS, scale (100,000 people).
@@ -15,19 +17,13 @@
 //
 // The base DN is always [BaseDN] ("dc=example,dc=com").
 //
-// glauth: a search from the base DN returns users as
-// cn=NAME,ou=PRIMARYGROUP,ou=users,dc=example,dc=com (binding also works
-// without the ",ou=users" part) with objectClass posixAccount,
-// shadowAccount, person, organizationalPerson, inetOrgPerson and user (so
-// the AD-style filter (&(objectClass=user)(sAMAccountName=%u)) works on
-// both servers), attributes cn and uid (both NAME), givenName, sn,
-// mail, memberOf (ou=GROUP,ou=groups,dc=example,dc=com — "ou=", glauth's
-// fixed layout), accountStatus (active/inactive),
-// uidNumber, gidNumber, plus sAMAccountName (= NAME), userAccountControl (512,
-// or 514 when Disabled) and userPrincipalName (the first mail) unless Custom
-// sets them. Group names are lower-cased. The service account is
-// cn=svc,ou=svcaccts,dc=example,dc=com, password "svc-secret", with the search
-// capability; it and its group are hidden from search results.
+// glauth: see package [demodir] for the layout (users are
+// cn=NAME,ou=PRIMARYGROUP,ou=users,dc=example,dc=com, with the AD-style
+// attributes sAMAccountName, userAccountControl and userPrincipalName, so
+// the filter (&(objectClass=user)(sAMAccountName=%u)) works on both
+// servers). The service account is cn=svc,ou=svcaccts,dc=example,dc=com,
+// password "svc-secret" ([GlauthServiceDN], [GlauthServicePassword]); it and
+// its group are hidden from search results.
 //
 // slapd: see [StartSlapd]. People are cn=CN,ou=OU,dc=example,dc=com with
 // objectClass inetOrgPerson plus the auxiliary class "user" (sAMAccountName,
@@ -37,19 +33,13 @@
 // [SlapdServicePassword]); the rootdn is cn=admin,dc=example,dc=com /
 // "admin-secret" ([SlapdRootDN], [SlapdRootPassword]).
 //
-// # glauth's known bugs (the product must handle them, testenv does not)
+// # glauth's known bugs
 //
-//   - A Disabled user binds successfully: glauth only reports
-//     accountStatus=inactive (and testenv adds userAccountControl=514).
-//   - A user without a password hash (GlauthUser.Password == "") binds with
-//     ANY password, the empty one included. The product must reject empty
-//     passwords before any LDAP traffic.
-//   - No real paging (all results come in one page, without a paging cookie),
-//     no >=, <= or extensible filters (the AD bit filter
-//     (userAccountControl:1.2.840.113556.1.4.803:=2) drops the connection),
-//     multi-part substring filters match wrongly, no operational attributes
-//     (no entryUUID/objectGUID), and no size limits.
-//   - Behaviors.LimitFailedBinds is kept off: it has a data race under -race.
+// glauth lets a Disabled user bind, and a user without a password hash
+// (GlauthUser.Password == "") bind with ANY password, the empty one included;
+// it has no real paging, no >=, <= or extensible filters, and no operational
+// attributes. The product must handle these; see package [demodir] for the
+// full list.
 //
 // # Logs
 //

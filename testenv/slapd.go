@@ -400,13 +400,17 @@ func (s *Slapd) Restart() error {
 }
 
 // Freeze suspends slapd (SIGSTOP): connections are still accepted by the
-// kernel but nothing is answered, to test timeouts. Thaw resumes it; Stop
-// also works on a frozen server.
+// kernel but nothing is answered, to test timeouts. It returns once every
+// slapd thread is stopped (up to 5 s; on Linux, as /proc shows it). Thaw
+// resumes it; Stop also works on a frozen server.
 func (s *Slapd) Freeze() error { return s.signal(syscall.SIGSTOP, true) }
 
-// Thaw resumes a server suspended by Freeze.
+// Thaw resumes a server suspended by Freeze. It returns once no slapd thread
+// is stopped any more (up to 5 s; on Linux, as /proc shows it).
 func (s *Slapd) Thaw() error { return s.signal(syscall.SIGCONT, false) }
 
+// signal sends sig to slapd and waits until the process is stopped (frozen)
+// or running (!frozen).
 func (s *Slapd) signal(sig syscall.Signal, frozen bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -417,6 +421,9 @@ func (s *Slapd) signal(sig syscall.Signal, frozen bool) error {
 		return fmt.Errorf("testenv: slapd: %v: %w", sig, err)
 	}
 	s.frozen = frozen
+	if err := waitStopState(s.cmd.Process.Pid, frozen, s.exited); err != nil {
+		return fmt.Errorf("testenv: slapd: %v: %w", sig, err)
+	}
 	return nil
 }
 

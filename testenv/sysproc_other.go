@@ -2,7 +2,20 @@
 
 package testenv
 
-import "syscall"
+import (
+	"syscall"
+	"time"
+)
 
 // slapdSysProcAttr: only Linux has a parent-death signal.
 func slapdSysProcAttr() *syscall.SysProcAttr { return nil }
+
+// waitStopState: without /proc there is no portable way to read whether a
+// process is stopped, so it gives the signal a moment to take effect.
+func waitStopState(pid int, stopped bool, exited <-chan struct{}) error {
+	select {
+	case <-exited:
+	case <-time.After(200 * time.Millisecond):
+	}
+	return nil
+}

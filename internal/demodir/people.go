@@ -1,12 +1,12 @@
-package testenv
+package demodir
 
-// DemoPassword is the password of every user of [DemoDirectory].
-const DemoPassword = "Demo-Passw0rd"
+// Password is the password of every user [People] returns.
+const Password = "Demo-Passw0rd"
 
-// DemoDirectory returns sample people and groups for `authority serve --demo`
+// People returns sample people and groups for `authority serve --demo`
 // (and for small tests): staff and students, groups staff, students, admins,
 // managers, support and workstationadmins. Every user's password is
-// [DemoPassword]. dave is disabled (Disabled, userAccountControl 514 — he can
+// [Password]. dave is disabled (Disabled, userAccountControl 514 — he can
 // still bind to glauth), bob has two mail values, erin has no employeeType.
 //
 //	alice  staff     admins, managers       employeeType staff
@@ -17,13 +17,13 @@ const DemoPassword = "Demo-Passw0rd"
 //	frank  students  support
 //	grace  staff     admins
 //
-// Pass the result to [StartGlauth] or [StartGlauthServer].
-func DemoDirectory() ([]GlauthUser, []string) {
+// Pass the result to [Start].
+func People() ([]User, []string) {
 	staff := func(title string) map[string][]string {
 		return map[string][]string{"employeeType": {"staff"}, "title": {title}, "department": {"IT"}}
 	}
 	student := map[string][]string{"employeeType": {"student"}}
-	users := []GlauthUser{
+	users := []User{
 		{Name: "alice", GivenName: "Alice", SN: "Anderson", Mail: []string{"alice@example.com"},
 			PrimaryGroup: "staff", OtherGroups: []string{"admins", "managers"}, Custom: staff("IT Director")},
 		{Name: "bob", GivenName: "Bob", SN: "Brown", Mail: []string{"bob@example.com", "bob.brown@example.org"},
@@ -40,7 +40,7 @@ func DemoDirectory() ([]GlauthUser, []string) {
 			PrimaryGroup: "staff", OtherGroups: []string{"admins"}, Custom: staff("Engineer")},
 	}
 	for i := range users {
-		users[i].Password = DemoPassword
+		users[i].Password = Password
 	}
 	groups := []string{"staff", "students", "admins", "managers", "support", "workstationadmins"}
 	return users, groups
