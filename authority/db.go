@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/authority-server/authority/internal/sqltx"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
@@ -106,19 +108,14 @@ func Migrate(ctx context.Context, db *sqlx.DB) error {
 		if m.version <= current {
 			continue
 		}
-		tx, err := db.BeginTxx(ctx, nil)
+		err := sqltx.Run(ctx, db, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.version))
+			return err
+		})
 		if err != nil {
-			return fmt.Errorf("authority: migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("authority: migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.version)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("authority: migration %s: %w", m.name, err)
-		}
-		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("authority: migration %s: %w", m.name, err)
 		}
 	}

@@ -232,60 +232,36 @@ func (e *engine) apply(ctx context.Context, plans []*plan, extra *outcome) error
 
 // batch runs n users' changes in one transaction, each whole (a savepoint
 // each when applied), so that one user's failure leaves that user as it was
-// (failed says what to record instead) and the rest of the batch goes on;
-// then it commits them with their history lines and the run's progress.
+// (failed says what to record instead) and the rest of the batch goes on.
+// The transaction also records their history lines and the run's progress;
+// only once it is committed are the counts added to the run and the events
+// logged, so that what is counted and logged is what was written.
 func (e *engine) batch(ctx context.Context, first outcome, n int, change func(fx effects, i int) (outcome, error), failed func(i int, err error) outcome) error {
-	tx, err := e.s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin a batch of changes: %w", err)
-	}
-	defer tx.Rollback()
-	fx := e.effects(tx)
-	outs := make([]outcome, 0, n+1)
-	outs = append(outs, first)
-	for i := range n {
-		var o outcome
-		err := fx.whole(ctx, func() (err error) { o, err = change(fx, i); return err })
-		if err != nil {
-			if ctx.Err() != nil {
-				return err
+	var outs []outcome
+	var t tally
+	err := sqltx.Run(ctx, e.s.db, func(tx *sqlx.Tx) error {
+		fx := e.effects(tx)
+		outs = append(make([]outcome, 0, n+1), first)
+		for i := range n {
+			var o outcome
+			err := fx.whole(ctx, func() (err error) { o, err = change(fx, i); return err })
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				o = failed(i, err)
 			}
-			o = failed(i, err)
+			outs = append(outs, o)
 		}
-		outs = append(outs, o)
-	}
-	return e.commit(ctx, tx, outs)
-}
-
-// commit records the outcomes' change lines and the run's progress in tx,
-// commits it, and only then adds the counts to the run and logs the events,
-// so that what is counted and logged is what was written.
-func (e *engine) commit(ctx context.Context, tx *sqlx.Tx, outs []outcome) error {
-	var batch Counts
-	warnings := 0
-	perOrg := map[int64]Counts{}
-	for _, o := range outs {
-		if err := e.rec.add(ctx, tx, o.lines); err != nil {
-			return err
-		}
-		batch.add(o.counts)
-		warnings += o.warnings
-		if len(o.lines) > 0 {
-			c := perOrg[o.lines[0].OrgID]
-			c.add(o.counts)
-			perOrg[o.lines[0].OrgID] = c
-		}
-	}
-	total := e.total
-	total.add(batch)
-	if err := e.rec.progress(ctx, tx, total, e.warnings+warnings); err != nil {
+		var err error
+		t, err = e.record(ctx, tx, outs)
 		return err
+	})
+	if err != nil {
+		return fmt.Errorf("a batch of changes: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit a batch of changes: %w", err)
-	}
-	e.total, e.warnings = total, e.warnings+warnings
-	for id, c := range perOrg {
+	e.total, e.warnings = t.total, t.warnings
+	for id, c := range t.perOrg {
 		if oc := e.orgs[id]; oc != nil {
 			oc.add(c)
 		}
@@ -294,6 +270,32 @@ func (e *engine) commit(ctx context.Context, tx *sqlx.Tx, outs []outcome) error 
 		e.emit(o.events)
 	}
 	return nil
+}
+
+// tally is the run's counts once a batch is added.
+type tally struct {
+	total    Counts
+	warnings int
+	perOrg   map[int64]Counts
+}
+
+// record writes the outcomes' change lines and the run's progress in tx and
+// returns the run's counts with them.
+func (e *engine) record(ctx context.Context, tx *sqlx.Tx, outs []outcome) (tally, error) {
+	t := tally{total: e.total, warnings: e.warnings, perOrg: map[int64]Counts{}}
+	for _, o := range outs {
+		if err := e.rec.add(ctx, tx, o.lines); err != nil {
+			return tally{}, err
+		}
+		t.total.add(o.counts)
+		t.warnings += o.warnings
+		if len(o.lines) > 0 {
+			c := t.perOrg[o.lines[0].OrgID]
+			c.add(o.counts)
+			t.perOrg[o.lines[0].OrgID] = c
+		}
+	}
+	return t, e.rec.progress(ctx, tx, t.total, t.warnings)
 }
 
 func (e *engine) emit(evs []event) {

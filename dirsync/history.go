@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/sqltx"
 )
 
 // Trigger says what started a run.
@@ -311,25 +312,23 @@ func (rec *recorder) progress(ctx context.Context, e sqlx.ExecerContext, c Count
 
 // finish stores the final state of the run with its per-org counts.
 func (s *Service) finish(ctx context.Context, rec *recorder, st Status, c Counts, warnings, identified int, orgsCounts []OrgCounts, msg string, end time.Time) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("dirsync: finish run %d: %w", rec.runID, err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE dirsync_runs SET status = ?, finished_at = ?, message = ?, identified = ? WHERE id = ?`,
-		string(st), stamp(end), msg, identified, rec.runID); err != nil {
-		return fmt.Errorf("dirsync: finish run %d: %w", rec.runID, err)
-	}
-	if err := rec.progress(ctx, tx, c, warnings); err != nil {
-		return err
-	}
-	for _, o := range orgsCounts {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO dirsync_run_orgs(run_id, org_id, org_name, users, deactivated, activated, moved, roles_changed, blocked, errors)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rec.runID, o.OrgID, o.OrgName, o.Users, o.Deactivated, o.Activated, o.Moved, o.RolesChanged, o.Blocked, o.Errors); err != nil {
-			return fmt.Errorf("dirsync: finish run %d: org counts: %w", rec.runID, err)
+	err := sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE dirsync_runs SET status = ?, finished_at = ?, message = ?, identified = ? WHERE id = ?`,
+			string(st), stamp(end), msg, identified, rec.runID); err != nil {
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		if err := rec.progress(ctx, tx, c, warnings); err != nil {
+			return err
+		}
+		for _, o := range orgsCounts {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO dirsync_run_orgs(run_id, org_id, org_name, users, deactivated, activated, moved, roles_changed, blocked, errors)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, rec.runID, o.OrgID, o.OrgName, o.Users, o.Deactivated, o.Activated, o.Moved, o.RolesChanged, o.Blocked, o.Errors); err != nil {
+				return fmt.Errorf("org counts: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("dirsync: finish run %d: %w", rec.runID, err)
 	}
 	return nil

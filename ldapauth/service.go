@@ -14,6 +14,7 @@ import (
 
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/internal/secret"
+	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/orgs"
 )
 
@@ -302,7 +303,7 @@ func newServerDefaults() Server {
 // bind password changes only when in.BindPassword is set ("" clears it).
 func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server, error) {
 	var out Server
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
 		srv, err := s.get(ctx, tx, id)
 		if err != nil {
 			return err
@@ -349,7 +350,7 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 // Delete removes server id. A server that an org uses is refused with an
 // apperr Conflict naming the orgs.
 func (s *Service) Delete(ctx context.Context, id int64) error {
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
 		if _, err := s.get(ctx, tx, id); err != nil {
 			return err
 		}
@@ -370,21 +371,6 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 		return err
 	}
 	s.log.Info("ldap server deleted", "id", id)
-	return nil
-}
-
-func (s *Service) inTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("ldapauth: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("ldapauth: commit: %w", err)
-	}
 	return nil
 }
 
