@@ -51,10 +51,11 @@ func start(t *testing.T) *env {
 	return v
 }
 
-// person creates a local user in org with two devices (one archive each).
+// person creates a local user (with a password: a local org's users need
+// one) in org, with two devices (one archive each).
 func (v *env) person(name string, org orgs.Org) users.User {
 	v.t.Helper()
-	u, err := v.users.Create(v.ctx, users.NewUser{Username: name, OrgID: org.ID, Email: name + "@example.com"})
+	u, err := v.users.Create(v.ctx, users.NewUser{Username: name, Password: "pw-" + name, OrgID: org.ID, Email: name + "@example.com"})
 	if err != nil {
 		v.t.Fatalf("create %s: %v", name, err)
 	}
