@@ -1,4 +1,4 @@
-// Package dirsync is the directory synchronization job (DIRSYNC, SPEC
+// Package dirsync is the directory synchronization job (DIRSYNC, docs/rules.md
 // section 6): scheduled, manual and simulated runs, their history, the
 // DIRSYNC:: log lines, the summary email and the Settings > Notifications
 // document it is sent with.
@@ -29,15 +29,20 @@
 //
 // # Rules worth knowing
 //
-//   - A sync never undoes an administrator's block. It reactivates users it
-//     deactivated or blocked (legal hold), and users an administrator
-//     deactivated in an LDAP org (the directory overrides).
+// The lifecycle decisions are package users' (users.State) and the role
+// decisions package users/roles' (roles.Mapping): a run asks them and never
+// re-derives them; a simulated run asks them about the state it loaded
+// instead of writing (see apply.go).
+//
+//   - A sync never undoes an administrator's block (users.State
+//     SourceReactivates). It reactivates users it deactivated or blocked
+//     (legal hold), and users an administrator deactivated in an LDAP org
+//     (the directory overrides).
 //   - A sync never creates orgs: an org name script naming an org that does
 //     not exist is a warning, and the user stays where it is.
-//   - Lockout guard: the built-in administrator (username "admin" with the
-//     SYSADMIN role, a local password and no LDAP DN) is never deactivated by
-//     a sync, even when its org uses LDAP, so that a wrong search filter cannot
-//     lock every administrator out of the console.
+//   - Lockout guard: the built-in administrator (users.ScopeUser.Protected)
+//     is never deactivated by a sync, even when its org uses LDAP, so that a
+//     wrong search filter cannot lock every administrator out of the console.
 //   - Roles: a server without a role name script leaves roles alone. With
 //     one, the roles it returns that are on the Role Mapping list are
 //     wanted; when none are left (null, undefined, [] or only unmapped names)
@@ -62,7 +67,8 @@
 //
 // # Schedule
 //
-// The scheduler runs a sync every ldapauth Settings.SyncInterval ("never"
+// The scheduler runs a sync every ldapauth Settings.SyncInterval (the sync's
+// settings and their defaults live in ldapauth.Settings) ("never"
 // turns it off). The next run is the start of the last run that was not
 // simulated plus the interval, so the schedule survives restarts. With no
 // such run yet, the interval counts from when the scheduler first started

@@ -35,7 +35,7 @@ const (
 )
 
 // ValveMessage is the message of a run whose deactivations the safety valve
-// stopped (SPEC section 6).
+// stopped (docs/rules.md section 6).
 const ValveMessage = "Directory sync deactivation not executed. Too many users were identified for deactivation. Check LDAP configuration."
 
 // InterruptedMessage is the message of a run that a crash, kill or shutdown

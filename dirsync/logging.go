@@ -16,7 +16,7 @@ const (
 	HistoryLogger = "HistoryLogger"
 )
 
-// runLog writes one run's DIRSYNC:: lines (SPEC section 6) to the server log.
+// runLog writes one run's DIRSYNC:: lines (docs/rules.md section 6) to the server log.
 type runLog struct {
 	main, org, hist *slog.Logger
 	subject         string // "Subject[1/admin, orgId:1]"
@@ -55,7 +55,7 @@ func (l *runLog) summary(ids []int64, c Counts) {
 		idList(ids), c.Users, c.Deactivated, c.Activated, c.Moved, c.RolesChanged, l.simulated))
 }
 
-// finished is the line after the summary with what the SPEC's summary line
+// finished is the line after the summary with what the documented summary line
 // leaves out.
 func (l *runLog) finished(runID int64, st Status, c Counts, warnings int) {
 	l.main.Info(fmt.Sprintf("DIRSYNC:: Finished run:%d status:%s, blocked:%d, errors:%d, warnings:%d, simulated:%t",

@@ -300,7 +300,7 @@ func (s *Service) sendSummary(ctx context.Context, id int64, l *runLog) {
 	}
 	tail := fmt.Sprintf("to:[%s], users:%d, deactivated:%d, simulated:%t", strings.Join(st.Emails, ", "), run.Counts.Users, run.Counts.Deactivated, run.Simulated)
 	if len(st.Emails) == 0 {
-		// Nobody to send to: the line keeps the SPEC's form, with to:[].
+		// Nobody to send to: the line keeps the documented form (docs/rules.md section 6), with to:[].
 		l.main.Info("DIRSYNC:: summary email sent " + tail)
 		return
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 )
 
-// Defaults and limits of a server's settings (SPEC section 3).
+// Defaults and limits of a server's settings (docs/rules.md section 3).
 const (
 	DefaultTimeoutSeconds = 30
 	MaxTimeoutSeconds     = 300
@@ -29,7 +29,7 @@ const (
 	DefaultLDAPSPort      = "636"
 )
 
-// Server is one configured LDAP server. JSON names are the API's (SPEC
+// Server is one configured LDAP server. JSON names are the API's (docs/rules.md
 // section 8). BindPassword is the plain service password, held in memory
 // only: it is never marshalled (json:"-"); HasBindPassword says whether one
 // is stored.

@@ -14,7 +14,7 @@ import (
 // SettingsKey is the kv key the LDAP settings are stored under.
 const SettingsKey = "ldap.settings"
 
-// Settings defaults (SPEC section 6 and 7).
+// Settings defaults (docs/rules.md section 6 and 7).
 const (
 	RegistrantsDeny      = "deny"
 	SyncNever            = "never"

@@ -20,16 +20,6 @@ const heldUsersSQL = `SELECT c.user_id FROM legal_hold_custodians c JOIN legal_h
 // onHoldSQL is true for the user u while it is on legal hold.
 const onHoldSQL = `u.id IN (` + heldUsersSQL + `)`
 
-// OnHold reports whether user id is a custodian of at least one active legal hold.
-func OnHold(ctx context.Context, q sqlx.QueryerContext, id int64) (bool, error) {
-	var held bool
-	err := sqlx.GetContext(ctx, q, &held, `SELECT `+onHoldSQL+` FROM users u WHERE u.id = ?`, id)
-	if err != nil && !isNoRows(err) {
-		return false, fmt.Errorf("users: legal hold of %d: %w", id, err)
-	}
-	return held, nil
-}
-
 // StateTx returns user id's lifecycle state and org, read inside tx.
 func StateTx(ctx context.Context, tx *sqlx.Tx, id int64) (State, int64, error) {
 	var r struct {
@@ -133,17 +123,6 @@ func (s *Service) DeactivateTx(ctx context.Context, tx *sqlx.Tx, id int64, by Re
 // Archives past their expiry are (or become) expired and stay so.
 func (s *Service) ReactivateTx(ctx context.Context, tx *sqlx.Tx, id int64) (Transition, error) {
 	return s.change(ctx, tx, id, func(st State) (State, error) { return st.Reactivate(), nil })
-}
-
-// SourceReactivateTx reactivates user id when its source may (see
-// State.SourceReactivates), and leaves it as it is otherwise.
-func (s *Service) SourceReactivateTx(ctx context.Context, tx *sqlx.Tx, id int64) (Transition, error) {
-	return s.change(ctx, tx, id, func(st State) (State, error) {
-		if !st.SourceReactivates() {
-			return st, nil
-		}
-		return st.Reactivate(), nil
-	})
 }
 
 // BlockTx blocks user id as an administrator: sign-in refused, backups go on.

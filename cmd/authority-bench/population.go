@@ -12,7 +12,7 @@ import (
 	"github.com/authority-server/authority/testenv"
 )
 
-// The vendor's documented example scripts (SPEC section 4): the active
+// The vendor's documented example scripts (docs/rules.md section 4): the active
 // script by the AD "account disabled" bit, the org by the DN's OU, the roles
 // by memberOf.
 const (

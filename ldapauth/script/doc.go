@@ -1,5 +1,5 @@
 // Package script runs the administrator's LDAP scripts (the active, org name
-// and role name scripts of an LDAP server, SPEC section 4) in a goja
+// and role name scripts of an LDAP server, docs/rules.md section 4) in a goja
 // JavaScript sandbox.
 //
 // # Use

@@ -8,7 +8,7 @@ import (
 )
 
 // Sensitive lists the attributes that are never handed to a script, shown on
-// a page or logged, whatever the configuration (SPEC section 3). Compare
+// a page or logged, whatever the configuration (docs/rules.md section 3). Compare
 // with [IsSensitive], which ignores case and attribute options.
 var Sensitive = []string{"userPassword", "unixUserPassword", "msSFU30Password", "unicodePwd"}
 

@@ -15,7 +15,7 @@ import (
 )
 
 // DefaultLimit is the time limit of one script call when NewRunner is given
-// zero (SPEC section 4: default 1 s).
+// zero (docs/rules.md section 4: default 1 s).
 const DefaultLimit = 1 * time.Second
 
 // DefaultMaxCallDepth is the deepest JavaScript call nesting a script may
@@ -59,7 +59,7 @@ func (e *RunError) Unwrap() error { return e.Err }
 type Option func(*Runner)
 
 // WithSensitive hides more attributes from scripts, on top of [Sensitive]
-// (compared case-insensitively; the configurable list of SPEC section 3).
+// (compared case-insensitively; the configurable list of docs/rules.md section 3).
 func WithSensitive(names ...string) Option {
 	return func(r *Runner) { r.extra = append(r.extra, names...) }
 }

@@ -39,7 +39,7 @@ func CompileSet(active, orgName, roleName string) (*Set, error) {
 // Result is what the three scripts of a Set returned for one entry.
 //
 // When Errors is not empty the entry must be treated as failed as a whole
-// (SPEC section 4: the user is left exactly as it was); the other fields
+// (docs/rules.md section 4: the user is left exactly as it was); the other fields
 // then hold what the scripts that did succeed returned, for a preview.
 // Active is false when the active script failed.
 type Result struct {

@@ -1,4 +1,4 @@
-// Package signin is the desktop app's sign-in and registration flow (SPEC
+// Package signin is the desktop app's sign-in and registration flow (docs/rules.md
 // section 5): authenticate an existing user by the method of the user's org
 // (local bcrypt or LDAP search-then-bind), register a new user under the org
 // named by a registration key, and register the device.
