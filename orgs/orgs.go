@@ -422,6 +422,9 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, id int64, in Input, cr
 		if err != nil {
 			return err
 		}
+		if err := roles.RefuseRuling("defaultRoles", names); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET default_roles = ? WHERE id = ?`, mustJSON(names), id); err != nil {
 			return fmt.Errorf("orgs: set default roles: %w", err)
 		}

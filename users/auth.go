@@ -10,10 +10,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/jmoiron/sqlx"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/sqltx"
+	"github.com/authority-server/authority/users/roles"
 )
 
 // MaxPasswordBytes is bcrypt's limit.
@@ -57,16 +61,61 @@ func CheckPassword(u User, pw string) bool {
 // must not reveal that a username does not exist.
 func BurnPasswordCheck(pw string) { _ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw)) }
 
-// SetPassword sets user id's local password.
-func (s *Service) SetPassword(ctx context.Context, id int64, pw string) error {
-	h, err := HashPassword(pw)
+// MinPasswordLength is the shortest local password a change accepts.
+const MinPasswordLength = 10
+
+// ChangePassword sets user id's local password on behalf of by: the user
+// itself must give its current password; an administrator setting another
+// user's need not. Every token of the user is revoked in the same
+// transaction (the caller signs in again).
+func (s *Service) ChangePassword(ctx context.Context, id int64, by User, current, password string) error {
+	if utf8.RuneCountInString(password) < MinPasswordLength {
+		return apperr.Invalid("password", "must be at least %d characters", MinPasswordLength)
+	}
+	u, err := s.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	if _, err := s.DB.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, h, s.stamp(), id); err != nil {
-		return fmt.Errorf("users: set password of %d: %w", id, err)
+	switch {
+	case by.ID == id:
+		if !CheckPassword(u, current) {
+			return apperr.Invalid("currentPassword", "is not the account's current password")
+		}
+	case !by.HasRole(roles.Sysadmin):
+		return apperr.Forbidden("only an administrator (%s) sets another user's password", roles.Sysadmin)
 	}
-	return nil
+	return s.setPassword(ctx, id, password)
+}
+
+// ResetPassword sets a new local password for the administrator username
+// (a user with roles.Sysadmin) and revokes its tokens: the recovery of a
+// lost administrator password, from the command line.
+func (s *Service) ResetPassword(ctx context.Context, username, password string) (User, error) {
+	u, err := s.ByUsername(ctx, username)
+	if err != nil {
+		return User{}, err
+	}
+	if !u.HasRole(roles.Sysadmin) {
+		return User{}, apperr.Forbidden("user %s is not an administrator (%s): only an administrator's password is reset here", u.Username, roles.Sysadmin)
+	}
+	if err := s.setPassword(ctx, u.ID, password); err != nil {
+		return User{}, err
+	}
+	return s.Get(ctx, u.ID)
+}
+
+// setPassword stores password's hash for user id and revokes its tokens.
+func (s *Service) setPassword(ctx context.Context, id int64, password string) error {
+	h, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	return sqltx.Run(ctx, s.DB, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, h, s.stamp(), id); err != nil {
+			return fmt.Errorf("users: set password of %d: %w", id, err)
+		}
+		return revokeTokens(ctx, tx, id)
+	})
 }
 
 // IssueToken returns a new random bearer token for user id, valid for TokenTTL.

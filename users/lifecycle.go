@@ -11,6 +11,7 @@ import (
 
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/users/roles"
 )
 
 // heldUsersSQL selects (user_id) the users on legal hold: custodians of at
@@ -50,8 +51,38 @@ func (s *Service) change(ctx context.Context, tx *sqlx.Tx, id int64, decide func
 	if err != nil {
 		return Transition{}, err
 	}
+	if before.Status == StatusActive && after.Status != StatusActive {
+		if err := guardLastAdmin(ctx, tx, id, "deactivate or block"); err != nil {
+			return Transition{}, err
+		}
+	}
 	t := Transition{Before: before, After: after}
 	return t, s.write(ctx, tx, id, orgID, t)
+}
+
+// guardLastAdmin refuses (Conflict) to let user id stop being an active
+// administrator when it is the last one: somebody must always be able to
+// sign in to the console.
+func guardLastAdmin(ctx context.Context, q sqlx.QueryerContext, id int64, action string) error {
+	var last bool
+	err := sqlx.GetContext(ctx, q, &last, `SELECT EXISTS(SELECT 1 FROM user_roles WHERE user_id = ? AND role = ?)
+		AND NOT EXISTS(SELECT 1 FROM user_roles r JOIN users u ON u.id = r.user_id WHERE r.role = ? AND u.status = 'active' AND u.id <> ?)`,
+		id, roles.Sysadmin, roles.Sysadmin, id)
+	if err != nil {
+		return fmt.Errorf("users: check the last administrator: %w", err)
+	}
+	if last {
+		return apperr.Conflict("status", "user %d is the last active administrator (%s): cannot %s it; give another user the %s role first", id, roles.Sysadmin, action, roles.Sysadmin)
+	}
+	return nil
+}
+
+// revokeTokens ends every API token and console session of user id.
+func revokeTokens(ctx context.Context, e sqlx.ExecerContext, id int64) error {
+	if _, err := e.ExecContext(ctx, `DELETE FROM api_tokens WHERE user_id = ?`, id); err != nil {
+		return fmt.Errorf("users: revoke the tokens of %d: %w", id, err)
+	}
+	return nil
 }
 
 // write stores t.After, with what entering or leaving deactivation does:
@@ -70,6 +101,12 @@ func (s *Service) write(ctx context.Context, tx *sqlx.Tx, id, orgID int64, t Tra
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET status = ?, status_reason = ?, pending_reason = ?, updated_at = ? WHERE id = ?`,
 		string(a.Status), string(a.Reason), string(a.Pending), s.stamp(), id); err != nil {
 		return fmt.Errorf("users: set status of %d: %w", id, err)
+	}
+	if a.Status != StatusActive {
+		// Blocked or deactivated: every token is revoked, not suspended.
+		if err := revokeTokens(ctx, tx, id); err != nil {
+			return err
+		}
 	}
 	switch {
 	case a.Status == StatusDeactivated && t.Before.Status != StatusDeactivated:

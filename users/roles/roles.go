@@ -22,6 +22,18 @@ import (
 // console.
 const Sysadmin = "SYSADMIN"
 
+// RefuseRuling refuses names (for field) when one of them is Sysadmin: no
+// directory, script or provider may make anyone an administrator, so that
+// role can be neither an org's default role nor on the Role Mapping list.
+func RefuseRuling(field string, names []string) error {
+	for _, n := range names {
+		if fold(n) == fold(Sysadmin) {
+			return apperr.Invalid(field, "%s rules the server: it cannot be given by a directory, a script or an org's defaults; grant it to a user by hand", Sysadmin)
+		}
+	}
+	return nil
+}
+
 // Role is a role and whether the directory may manage it.
 type Role struct {
 	Name      string `json:"name" db:"name"`
@@ -66,12 +78,14 @@ func Canonical(ctx context.Context, q sqlx.QueryerContext, field string, names [
 // remove, keyed by their case-folded name, with their stored spelling.
 type Mapping map[string]string
 
-// LoadMapping reads the Role Mapping list.
+// LoadMapping reads the Role Mapping list (never with Sysadmin, even if an
+// old database has it there).
 func LoadMapping(ctx context.Context, q sqlx.QueryerContext) (Mapping, error) {
 	m, err := byFold(ctx, q, `SELECT name FROM roles WHERE in_mapping = 1`)
 	if err != nil {
 		return nil, err
 	}
+	delete(m, fold(Sysadmin))
 	return Mapping(m), nil
 }
 
@@ -94,7 +108,7 @@ func (m Mapping) Has(role string) bool {
 // Wanted returns the roles a role name script's result asks for: the names
 // on the list, in their stored spelling, without duplicates, sorted. When
 // none is left (no result, an empty one, or only names off the list) the
-// org's default roles are wanted instead, as they are.
+// org's default roles are wanted instead, as they are (but never Sysadmin).
 //
 // Registration gives a new user exactly these roles; a sync makes the
 // user's roles on the list equal to them (see Diff), so both turn the same
@@ -110,7 +124,12 @@ func (m Mapping) Wanted(script, orgDefaults []string) []string {
 		}
 	}
 	if len(out) == 0 {
-		return append([]string(nil), orgDefaults...)
+		for _, d := range orgDefaults {
+			if RefuseRuling("", []string{d}) == nil {
+				out = append(out, d)
+			}
+		}
+		return out
 	}
 	sort.Strings(out)
 	return out
@@ -163,12 +182,14 @@ func Apply(have, added, removed []string) []string {
 	return out
 }
 
-// SetMapping makes the list exactly names (each a known role, any case),
-// inside tx. Sysadmin-level roles are accepted as they are today; see
-// package users for who may hold them.
+// SetMapping makes the list exactly names (each a known role, any case, and
+// never Sysadmin: see RefuseRuling), inside tx.
 func SetMapping(ctx context.Context, tx *sqlx.Tx, names []string) error {
 	canon, err := Canonical(ctx, tx, "roles", names)
 	if err != nil {
+		return err
+	}
+	if err := RefuseRuling("roles", canon); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE roles SET in_mapping = 0`); err != nil {

@@ -23,10 +23,14 @@ func TestWanted(t *testing.T) {
 			t.Errorf("%s: Wanted(%q) = %q, want %q", c.name, c.script, got, c.want)
 		}
 	}
-	// The defaults are returned as the org has them, even off the list: a
-	// new user gets them all, and Diff ignores those a sync may not manage.
-	if got := testMapping.Wanted(nil, []string{"SYSADMIN"}); !slices.Equal(got, []string{"SYSADMIN"}) {
+	// The defaults are returned as the org has them, even off the list (a
+	// new user gets them all, and Diff ignores those a sync may not manage),
+	// but never SYSADMIN, which no org default may give.
+	if got := testMapping.Wanted(nil, []string{"Server Administrator", "sysadmin"}); !slices.Equal(got, []string{"Server Administrator"}) {
 		t.Errorf("defaults off the list: %q", got)
+	}
+	if err := RefuseRuling("defaultRoles", []string{"Desktop User", " SysAdmin "}); err == nil {
+		t.Error("SYSADMIN accepted")
 	}
 }
 
