@@ -2,9 +2,12 @@
 //
 //	authority serve [--data DIR] [--listen ADDR] [--demo]
 //	authority sync [--data DIR] [--simulate]
+//	authority admin reset-password USERNAME [--data DIR]
 //
 // serve runs the API, the console, the sync schedule and archive expiry;
-// sync runs one directory sync on the same data directory and prints its summary.
+// sync runs one directory sync on the same data directory and prints its
+// summary; admin reset-password prints a new password for a local
+// administrator (while the server is stopped or running).
 package main
 
 import (
@@ -35,15 +38,17 @@ type usageError struct{ error }
 
 const usage = `usage:
   authority serve [--data DIR] [--listen ADDR] [--demo]
-  authority sync  [--data DIR] [--simulate]
+  authority sync  [--data DIR] [--simulate] [--override-valve]
+  authority admin reset-password USERNAME [--data DIR]
 
 serve   runs the server (API and console) until interrupted
-sync    runs one directory sync now and prints the summary`
+sync    runs one directory sync now and prints the summary
+admin   reset-password prints a new password for an administrator (SYSADMIN)`
 
 func run(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
-		return usageError{errors.New("name a command: serve or sync")}
+		return usageError{errors.New("name a command: serve, sync or admin")}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -52,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "sync":
 		return syncOnce(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return admin(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
