@@ -2,6 +2,7 @@ package signin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -76,7 +77,7 @@ func (d *Directory) authenticate(ctx context.Context, srvs []ldapauth.Server, us
 		switch {
 		case err == nil:
 			return srv, e, nil
-		case apperr.Is(err, apperr.KindUnauthorized):
+		case errors.Is(err, ldapauth.ErrCredentialsRefused):
 			continue
 		default:
 			d.Log.Warn("sign-in: LDAP server unavailable", "server", srv.Name, "err", err)

@@ -20,8 +20,10 @@ import (
 )
 
 // ErrInvalidCredentials is the one answer for an unknown user, a user not in
-// the directory (policy deny), a wrong password, an unknown registration key
-// and an empty password.
+// the directory (policy deny), a wrong password (locally, or one the
+// directory refused: ldapauth.ErrCredentialsRefused), an unknown
+// registration key and an empty password. It is the only definition of this
+// answer: the API and the console show its message or their own.
 var ErrInvalidCredentials = &apperr.Error{Kind: apperr.KindUnauthorized, Message: "invalid username, password or registration key"}
 
 // Request is what the desktop app sends.
