@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/authority-server/authority/authority/authoritytest"
-	"github.com/authority-server/authority/users"
 	"github.com/authority-server/authority/users/roles"
 )
 
@@ -17,18 +16,8 @@ import (
 func TestAdminAnswers(t *testing.T) {
 	e := authoritytest.Start(t)
 	ctx := context.Background()
-	root, err := e.App.Orgs.EnsureRoot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := e.App.Users.Create(ctx, users.NewUser{Username: "plain", Password: "plain-pw", OrgID: root.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
-	boss, err := e.App.Users.Create(ctx, users.NewUser{Username: "boss", Password: "boss-pw", OrgID: root.ID, Roles: []string{roles.Sysadmin}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := e.LocalUser("plain", "plain-pw")
+	boss := e.LocalUser("boss", "boss-pw", roles.Sysadmin)
 	token := func(username, password string) (int, string) {
 		code, raw := e.Raw("", "POST", "/api/v1/auth/token", map[string]string{"username": username, "password": password})
 		return code, strings.TrimSpace(string(raw))

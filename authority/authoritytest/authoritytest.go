@@ -96,6 +96,22 @@ func (e *Env) Advance(d time.Duration) {
 	e.Token = tok.Token
 }
 
+// LocalUser creates an active user of the root org with a local password
+// and the given roles, and returns it.
+func (e *Env) LocalUser(username, password string, roles ...string) users.User {
+	e.T.Helper()
+	ctx := context.Background()
+	root, err := e.App.Orgs.EnsureRoot(ctx)
+	if err != nil {
+		e.T.Fatalf("authoritytest: the root org: %v", err)
+	}
+	u, err := e.App.Users.Create(ctx, users.NewUser{Username: username, Password: password, OrgID: root.ID, Roles: roles})
+	if err != nil {
+		e.T.Fatalf("authoritytest: create user %s: %v", username, err)
+	}
+	return u
+}
+
 // Do sends an API request as the administrator, decodes a JSON answer into out
 // (when not nil) and returns the status code.
 func (e *Env) Do(method, path string, body, out any) int {

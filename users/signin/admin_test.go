@@ -6,7 +6,6 @@ import (
 
 	"github.com/authority-server/authority/authority/authoritytest"
 	"github.com/authority-server/authority/internal/apperr"
-	"github.com/authority-server/authority/users"
 	"github.com/authority-server/authority/users/roles"
 	"github.com/authority-server/authority/users/signin"
 )
@@ -16,19 +15,8 @@ import (
 func TestAdminSignInAndAdminForToken(t *testing.T) {
 	e := authoritytest.Start(t)
 	ctx := context.Background()
-	root, err := e.App.Orgs.EnsureRoot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk := func(name string, rs ...string) users.User {
-		u, err := e.App.Users.Create(ctx, users.NewUser{Username: name, Password: name + "-pw", OrgID: root.ID, Roles: rs})
-		if err != nil {
-			t.Fatalf("create %s: %v", name, err)
-		}
-		return u
-	}
-	plain := mk("plain", "Desktop User")
-	boss := mk("boss", roles.Sysadmin)
+	plain := e.LocalUser("plain", "plain-pw", "Desktop User")
+	boss := e.LocalUser("boss", "boss-pw", roles.Sysadmin)
 	svc := e.App.SignIn
 
 	u, bossTok, err := svc.AdminSignIn(ctx, " BOSS ", "boss-pw")
