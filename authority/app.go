@@ -24,6 +24,7 @@ import (
 	"github.com/authority-server/authority/legalhold"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
+	"github.com/authority-server/authority/users/roles"
 	"github.com/authority-server/authority/users/signin"
 	"github.com/authority-server/authority/web"
 )
@@ -32,8 +33,10 @@ import (
 const (
 	DefaultDataDir = "authority-data"
 	DefaultListen  = "127.0.0.1:4285"
-	// AdminUsername is the administrator the first start creates.
-	AdminUsername = "admin"
+	// AdminUsername is users.BuiltinAdmin, the administrator the first start
+	// creates. It stays only for dirsync's tests, which name it; other code
+	// uses users.BuiltinAdmin.
+	AdminUsername = users.BuiltinAdmin
 	// AdminPasswordEnv names the variable that sets the first administrator's password.
 	AdminPasswordEnv = "AUTHORITY_ADMIN_PASSWORD"
 	// ExpiryInterval is how often cold archives past their date are marked expired.
@@ -149,7 +152,7 @@ func (a *App) wire(ctx context.Context) error {
 // from the config (AUTHORITY_ADMIN_PASSWORD) or is generated and printed once.
 func (a *App) ensureAdmin(ctx context.Context) error {
 	var n int
-	if err := a.DB.GetContext(ctx, &n, `SELECT count(*) FROM user_roles WHERE role = 'SYSADMIN'`); err != nil {
+	if err := a.DB.GetContext(ctx, &n, `SELECT count(*) FROM user_roles WHERE role = ?`, roles.Sysadmin); err != nil {
 		return fmt.Errorf("authority: look for an administrator: %w", err)
 	}
 	if n > 0 {
@@ -166,19 +169,19 @@ func (a *App) ensureAdmin(ctx context.Context) error {
 		}
 		generated = true
 	}
-	if _, err := a.Users.ByUsername(ctx, AdminUsername); err == nil {
-		return fmt.Errorf("authority: a user %q exists but no user has the SYSADMIN role: grant it with the API or remove the user", AdminUsername)
+	if _, err := a.Users.ByUsername(ctx, users.BuiltinAdmin); err == nil {
+		return fmt.Errorf("authority: a user %q exists but no user has the %s role: grant it with the API or remove the user", users.BuiltinAdmin, roles.Sysadmin)
 	} else if !apperr.Is(err, apperr.KindNotFound) {
 		return err
 	}
-	if _, err := a.Users.Create(ctx, users.NewUser{Username: AdminUsername, Password: pw, OrgID: root.ID, Roles: []string{"SYSADMIN"}, FirstName: "Server", LastName: "Administrator"}); err != nil {
+	if _, err := a.Users.Create(ctx, users.NewUser{Username: users.BuiltinAdmin, Password: pw, OrgID: root.ID, Roles: []string{roles.Sysadmin}, FirstName: "Server", LastName: "Administrator"}); err != nil {
 		return fmt.Errorf("authority: create the administrator: %w", err)
 	}
-	a.Log.Info("created the administrator", "username", AdminUsername)
+	a.Log.Info("created the administrator", "username", users.BuiltinAdmin)
 	if generated {
-		fmt.Fprintf(a.Config.Stdout, "First start: created the administrator %q with the password\n\n    %s\n\nIt is shown only this once. Sign in at http://%s/ or get an API token with POST /api/v1/auth/token.\n\n", AdminUsername, pw, a.Config.Listen)
+		fmt.Fprintf(a.Config.Stdout, "First start: created the administrator %q with the password\n\n    %s\n\nIt is shown only this once. Sign in at http://%s/ or get an API token with POST /api/v1/auth/token.\n\n", users.BuiltinAdmin, pw, a.Config.Listen)
 	} else {
-		fmt.Fprintf(a.Config.Stdout, "First start: created the administrator %q with the password from %s.\n", AdminUsername, AdminPasswordEnv)
+		fmt.Fprintf(a.Config.Stdout, "First start: created the administrator %q with the password from %s.\n", users.BuiltinAdmin, AdminPasswordEnv)
 	}
 	return nil
 }

@@ -23,8 +23,8 @@ func TestFirstStartCreatesAdminOnce(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no generated password printed: %q", out.String())
 	}
-	u, err := app.Users.ByUsername(context.Background(), authority.AdminUsername)
-	if err != nil || !u.HasRole("SYSADMIN") || !users.CheckPassword(u, m[1]) {
+	u, err := app.Users.ByUsername(context.Background(), users.BuiltinAdmin)
+	if err != nil || !u.IsAdmin() || !users.CheckPassword(u, m[1]) {
 		t.Fatalf("admin: %+v %v", u, err)
 	}
 	app.Close()

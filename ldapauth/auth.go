@@ -9,11 +9,13 @@ import (
 	"github.com/authority-server/authority/internal/apperr"
 )
 
-// ErrInvalidCredentials is the one answer for "no such user", "several
-// entries for this username" and "wrong password", so that an answer never
-// reveals whether a username exists. Its message is the same as
-// signin.ErrInvalidCredentials'.
-var ErrInvalidCredentials = &apperr.Error{Kind: apperr.KindUnauthorized, Message: "invalid username, password or registration key"}
+// ErrCredentialsRefused is Authenticate's one answer when the directory does
+// not sign these credentials in: no entry for the username, several entries,
+// an entry that does not hold the username, a bind the directory refused, or
+// an empty password (refused before asking). It says what happened in
+// directory terms; the answer a person sees is sign-in's
+// (signin.ErrCredentialsRefused), which does not tell these cases apart.
+var ErrCredentialsRefused = &apperr.Error{Kind: apperr.KindUnauthorized, Message: "the directory refused the credentials"}
 
 // Authenticate checks username and password against srv: bind as the
 // service account, search with the filter (%u → the username, escaped once),
@@ -21,7 +23,7 @@ var ErrInvalidCredentials = &apperr.Error{Kind: apperr.KindUnauthorized, Message
 // on a separate connection. It returns the entry (sensitive attributes
 // removed).
 //
-// Errors: ErrInvalidCredentials for an empty password (refused before any
+// Errors: ErrCredentialsRefused for an empty password (refused before any
 // network traffic: an empty password would be an unauthenticated bind, which
 // servers accept as anonymous, and glauth accepts for users without a
 // password hash), an empty username, zero or several entries, an entry whose
@@ -36,7 +38,7 @@ var ErrInvalidCredentials = &apperr.Error{Kind: apperr.KindUnauthorized, Message
 // active, and sign-in and sync run it after authentication.
 func Authenticate(ctx context.Context, srv Server, username, password string) (*Entry, error) {
 	if password == "" || strings.TrimSpace(username) == "" {
-		return nil, ErrInvalidCredentials
+		return nil, ErrCredentialsRefused
 	}
 	c, err := Dial(ctx, srv)
 	if err != nil {
@@ -48,11 +50,11 @@ func Authenticate(ctx context.Context, srv Server, username, password string) (*
 		return nil, err
 	}
 	if len(entries) != 1 {
-		return nil, ErrInvalidCredentials
+		return nil, ErrCredentialsRefused
 	}
 	e := entries[0]
 	if strings.TrimSpace(e.DN) == "" || !holdsUsername(srv, e, username) {
-		return nil, ErrInvalidCredentials
+		return nil, ErrCredentialsRefused
 	}
 	// Bind as the user on the connection that found it (it is closed right
 	// after, so the service bind it loses does not matter): one TCP and TLS
@@ -78,7 +80,7 @@ func Authenticate(ctx context.Context, srv Server, username, password string) (*
 		// 49 wrong password (AD: also disabled, locked, expired), 48/53 the
 		// server will not take a simple bind for this entry, 19 password
 		// policy; all are "these credentials do not sign in".
-		return nil, ErrInvalidCredentials
+		return nil, ErrCredentialsRefused
 	default:
 		return nil, apperr.Unavailable(err, "ldapauth: bind as the user to %s", srv.URL)
 	}

@@ -21,18 +21,18 @@ func TestGlauthAuthenticate(t *testing.T) {
 	if err != nil || e.DN != g.UserDN("alice") {
 		t.Fatalf("alice: %v %v", e, err)
 	}
-	if _, err := Authenticate(ctx, srv, "alice", "wrong"); err != ErrInvalidCredentials {
+	if _, err := Authenticate(ctx, srv, "alice", "wrong"); err != ErrCredentialsRefused {
 		t.Fatalf("wrong password: %v", err)
 	}
 	// glauth lets a user without a password hash bind with the empty
 	// password: the product refuses the empty password itself.
-	if _, err := Authenticate(ctx, srv, "nohash", ""); err != ErrInvalidCredentials {
+	if _, err := Authenticate(ctx, srv, "nohash", ""); err != ErrCredentialsRefused {
 		t.Fatalf("empty password: %v", err)
 	}
 	if _, err := Authenticate(ctx, srv, "spacey", "  "); err != nil {
 		t.Fatalf("whitespace-only password: %v", err)
 	}
-	if _, err := Authenticate(ctx, srv, "spacey", " "); err != ErrInvalidCredentials {
+	if _, err := Authenticate(ctx, srv, "spacey", " "); err != ErrCredentialsRefused {
 		t.Fatalf("another whitespace-only password: %v", err)
 	}
 	// dave is disabled but glauth lets him bind: authentication succeeds and
@@ -59,7 +59,7 @@ func TestGlauthAuthenticate(t *testing.T) {
 	for _, u := range []string{"*", "a*", "*e*", "alice*", "a*)(uid=*", "admin)(|(a=*", "alice)(uid=bob", `\`, "alice\x00", "\x00", "ålice"} {
 		for _, s := range []Server{srv, byMail} {
 			_, err := Authenticate(ctx, s, u, testenv.DemoPassword)
-			if err != ErrInvalidCredentials && !apperr.Is(err, apperr.KindUnavailable) {
+			if err != ErrCredentialsRefused && !apperr.Is(err, apperr.KindUnavailable) {
 				t.Errorf("Authenticate(%q) with %s = %v, want a refusal", u, s.SearchFilter, err)
 			}
 		}

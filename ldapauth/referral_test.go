@@ -65,12 +65,12 @@ func TestReferrals(t *testing.T) {
 	if e, err := Authenticate(ctx, srv, "cat", "pw"); err != nil || e.DN != remote.DN("cat") {
 		t.Fatalf("cat via a referral: %v", err)
 	}
-	if _, err := Authenticate(ctx, srv, "cat", "wrong"); err != ErrInvalidCredentials {
+	if _, err := Authenticate(ctx, srv, "cat", "wrong"); err != ErrCredentialsRefused {
 		t.Fatalf("cat via a referral, wrong password: %v", err)
 	}
 	// Referrals off: cat is not found, which is not an error.
 	srv.FollowReferrals = false
-	if _, err := Authenticate(ctx, srv, "cat", "pw"); err != ErrInvalidCredentials {
+	if _, err := Authenticate(ctx, srv, "cat", "pw"); err != ErrCredentialsRefused {
 		t.Fatalf("cat with referrals off: %v", err)
 	}
 	// A referral to a server that is down is an error when followed.

@@ -263,8 +263,8 @@ func TestSlapdUsernamesMatchLiterally(t *testing.T) {
 		if len(found) != 0 {
 			t.Errorf("FindUsers(%q) found %d entries (%s): a wildcard got through", u, len(found), found[0].DN)
 		}
-		if _, err := Authenticate(ctx, srv, u, "pw"); err != ErrInvalidCredentials {
-			t.Errorf("Authenticate(%q) = %v, want ErrInvalidCredentials", u, err)
+		if _, err := Authenticate(ctx, srv, u, "pw"); err != ErrCredentialsRefused {
+			t.Errorf("Authenticate(%q) = %v, want ErrCredentialsRefused", u, err)
 		}
 	}
 }
@@ -320,8 +320,8 @@ func TestAuthenticateSlapd(t *testing.T) {
 		{"", "right-pw", "empty username"},
 		{"   ", "right-pw", "blank username"},
 	} {
-		if _, err := Authenticate(ctx, srv, tc.user, tc.pw); err != ErrInvalidCredentials {
-			t.Errorf("%s: err = %v, want ErrInvalidCredentials", tc.why, err)
+		if _, err := Authenticate(ctx, srv, tc.user, tc.pw); err != ErrCredentialsRefused {
+			t.Errorf("%s: err = %v, want ErrCredentialsRefused", tc.why, err)
 		}
 	}
 	// A whitespace-only password is a real password.
@@ -331,7 +331,7 @@ func TestAuthenticateSlapd(t *testing.T) {
 	// Found twice: invalid credentials, even with the right password.
 	byMail := srv
 	byMail.SearchFilter = "(&(objectClass=user)(mail=%u))"
-	if _, err := Authenticate(ctx, byMail, "twin@example.com", "twin-pw"); err != ErrInvalidCredentials {
+	if _, err := Authenticate(ctx, byMail, "twin@example.com", "twin-pw"); err != ErrCredentialsRefused {
 		t.Errorf("user found twice: err = %v", err)
 	}
 	if _, err := Authenticate(ctx, byMail, "ann@example.com", "right-pw"); err != nil {
@@ -360,7 +360,7 @@ func TestAuthenticateEmptyPasswordSendsNothing(t *testing.T) {
 	addr, count := countingListener(t)
 	srv := Server{Name: "x", URL: "ldap://" + addr + "/dc=example,dc=com", BindDN: "cn=svc,dc=example,dc=com", BindPassword: "x",
 		SearchFilter: "(uid=%u)", TimeoutSeconds: 2}
-	if _, err := Authenticate(testCtx(t), srv, "ann", ""); err != ErrInvalidCredentials {
+	if _, err := Authenticate(testCtx(t), srv, "ann", ""); err != ErrCredentialsRefused {
 		t.Fatalf("err = %v", err)
 	}
 	if n := count(); n != 0 {
@@ -379,7 +379,7 @@ func TestServerDownIsUnavailable(t *testing.T) {
 		SearchFilter: "(uid=%u)", TimeoutSeconds: 2}
 	ctx := testCtx(t)
 	_, err = Authenticate(ctx, srv, "ann", "pw")
-	if !apperr.Is(err, apperr.KindUnavailable) || err == ErrInvalidCredentials {
+	if !apperr.Is(err, apperr.KindUnavailable) || err == ErrCredentialsRefused {
 		t.Fatalf("err = %v, want Unavailable", err)
 	}
 	if strings.Contains(err.Error(), "svc-pw-123") {

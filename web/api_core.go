@@ -10,7 +10,6 @@ import (
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
-	"github.com/authority-server/authority/users/signin"
 )
 
 // coreRoutes: orgs, users, devices, legal holds, roles (admin only).
@@ -60,20 +59,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &in) {
 		return
 	}
-	u, err := s.SignIn.Verify(r.Context(), in.Username, in.Password)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if u.Status != users.StatusActive {
-		s.fail(w, r, signin.ErrInvalidCredentials)
-		return
-	}
-	if !u.HasRole(AdminRole) {
-		s.writeError(w, http.StatusForbidden, "user "+u.Username+" is not an administrator (needs the "+AdminRole+" role)", nil)
-		return
-	}
-	tok, err := s.Users.IssueToken(r.Context(), u.ID)
+	_, tok, err := s.SignIn.AdminSignIn(r.Context(), in.Username, in.Password)
 	if err != nil {
 		s.fail(w, r, err)
 		return

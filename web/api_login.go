@@ -42,6 +42,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, http.StatusForbidden, st.Error(), map[string]any{"status": st.Status, "reason": st.Reason})
 		case signin.IsInvalidCredentials(err):
 			s.writeError(w, http.StatusUnauthorized, signin.ErrInvalidCredentials.Message, nil)
+		case errors.Is(err, signin.ErrScriptsFailed):
+			s.writeError(w, http.StatusServiceUnavailable, signin.ErrScriptsFailed.Message, nil)
 		case apperr.Is(err, apperr.KindUnavailable):
 			s.Log.Warn("login: directory unavailable", "err", err)
 			s.writeError(w, http.StatusServiceUnavailable, "the directory cannot be reached right now: try again later", nil)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/users"
+	"github.com/authority-server/authority/users/roles"
 )
 
 // The console: server-rendered pages for administrators (SPEC section 7).
@@ -153,14 +154,11 @@ func (s *Server) sessionUser(r *http.Request) (users.User, bool) {
 	if err != nil || c.Value == "" {
 		return users.User{}, false
 	}
-	u, err := s.Users.UserForToken(r.Context(), c.Value)
+	u, err := s.Users.AdminForToken(r.Context(), c.Value)
 	if err != nil {
-		if !apperr.Is(err, apperr.KindUnauthorized) {
+		if !apperr.Is(err, apperr.KindUnauthorized) && !apperr.Is(err, apperr.KindForbidden) {
 			s.Log.Error("console: session lookup", "err", err)
 		}
-		return users.User{}, false
-	}
-	if !u.HasRole(AdminRole) || u.Status != users.StatusActive {
 		return users.User{}, false
 	}
 	return u, true
@@ -361,10 +359,7 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	password := r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
 	v := &view{Title: "Sign in", Data: loginData{Username: username, Next: next}}
-	u, err := s.SignIn.Verify(r.Context(), username, password)
-	if err == nil && u.Status != users.StatusActive {
-		err = apperr.Unauthorized("invalid username or password")
-	}
+	u, tok, err := s.SignIn.AdminSignIn(r.Context(), username, password)
 	if err != nil {
 		status := http.StatusUnauthorized
 		switch {
@@ -373,20 +368,13 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 		case apperr.Is(err, apperr.KindUnavailable):
 			s.Log.Warn("console: sign-in: directory unavailable", "err", err)
 			status, v.Error = http.StatusServiceUnavailable, "The directory that checks this account's password cannot be reached right now. Try again later."
+		case apperr.Is(err, apperr.KindForbidden) && u.ID != 0:
+			// Authenticated, but not an administrator.
+			status, v.Error = http.StatusForbidden, "The account "+u.Username+" is not an administrator: the console needs the "+roles.Sysadmin+" role."
 		default:
 			status, v.Error = s.explain(r, err)
 		}
 		s.render(w, r, status, "login", v)
-		return
-	}
-	if !u.HasRole(AdminRole) {
-		v.Error = "The account " + u.Username + " is not an administrator: the console needs the " + AdminRole + " role."
-		s.render(w, r, http.StatusForbidden, "login", v)
-		return
-	}
-	tok, err := s.Users.IssueToken(r.Context(), u.ID)
-	if err != nil {
-		s.failPage(w, r, err)
 		return
 	}
 	s.setSession(w, tok, int(users.TokenTTL.Seconds()))

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+
+	"github.com/authority-server/authority/internal/apperr"
 )
 
 func limitBody(next http.Handler) http.Handler {
@@ -58,14 +60,12 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			s.writeError(w, http.StatusUnauthorized, "missing Authorization: Bearer token: get one from POST /api/v1/auth/token", nil)
 			return
 		}
-		u, err := s.Users.UserForToken(r.Context(), tok)
+		u, err := s.Users.AdminForToken(r.Context(), tok)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="authority", error="invalid_token"`)
+			if !apperr.Is(err, apperr.KindForbidden) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="authority", error="invalid_token"`)
+			}
 			s.fail(w, r, err)
-			return
-		}
-		if !u.HasRole(AdminRole) {
-			s.writeError(w, http.StatusForbidden, "user "+u.Username+" is not an administrator (needs the "+AdminRole+" role)", nil)
 			return
 		}
 		next.ServeHTTP(w, withAdmin(r, u))

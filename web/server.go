@@ -18,9 +18,6 @@ import (
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
-// AdminRole is the role that may use the API and the console.
-const AdminRole = "SYSADMIN"
-
 // Server holds the services the handlers use.
 type Server struct {
 	Orgs   *orgs.Service

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authority-server/authority/authority"
+	"github.com/authority-server/authority/users"
 )
 
 // AdminPassword is the administrator's password in test servers.
@@ -76,7 +77,7 @@ func Start(t testing.TB, opts ...func(*authority.Config)) *Env {
 	})
 	e := &Env{T: t, App: app, Server: srv, Clock: clock, Dir: dir}
 	var tok struct{ Token string }
-	if code := e.DoAs("", "POST", "/api/v1/auth/token", map[string]string{"username": authority.AdminUsername, "password": AdminPassword}, &tok); code != 200 {
+	if code := e.DoAs("", "POST", "/api/v1/auth/token", map[string]string{"username": users.BuiltinAdmin, "password": AdminPassword}, &tok); code != 200 {
 		t.Fatalf("authoritytest: admin token: status %d", code)
 	}
 	e.Token = tok.Token
@@ -89,10 +90,26 @@ func (e *Env) Advance(d time.Duration) {
 	e.T.Helper()
 	e.Clock.Advance(d)
 	var tok struct{ Token string }
-	if code := e.DoAs("", "POST", "/api/v1/auth/token", map[string]string{"username": authority.AdminUsername, "password": AdminPassword}, &tok); code != 200 {
+	if code := e.DoAs("", "POST", "/api/v1/auth/token", map[string]string{"username": users.BuiltinAdmin, "password": AdminPassword}, &tok); code != 200 {
 		e.T.Fatalf("authoritytest: admin token after advancing the clock: status %d", code)
 	}
 	e.Token = tok.Token
+}
+
+// LocalUser creates an active user of the root org with a local password
+// and the given roles, and returns it.
+func (e *Env) LocalUser(username, password string, roles ...string) users.User {
+	e.T.Helper()
+	ctx := context.Background()
+	root, err := e.App.Orgs.EnsureRoot(ctx)
+	if err != nil {
+		e.T.Fatalf("authoritytest: the root org: %v", err)
+	}
+	u, err := e.App.Users.Create(ctx, users.NewUser{Username: username, Password: password, OrgID: root.ID, Roles: roles})
+	if err != nil {
+		e.T.Fatalf("authoritytest: create user %s: %v", username, err)
+	}
+	return u
 }
 
 // Do sends an API request as the administrator, decodes a JSON answer into out

@@ -2,6 +2,7 @@ package signin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -76,7 +77,7 @@ func (d *Directory) authenticate(ctx context.Context, srvs []ldapauth.Server, us
 		switch {
 		case err == nil:
 			return srv, e, nil
-		case apperr.Is(err, apperr.KindUnauthorized):
+		case errors.Is(err, ldapauth.ErrCredentialsRefused):
 			continue
 		default:
 			d.Log.Warn("sign-in: LDAP server unavailable", "server", srv.Name, "err", err)
@@ -133,15 +134,15 @@ func (d *Directory) Register(ctx context.Context, org orgs.Org, req Request) (us
 
 	set, err := d.compiledScripts(srv)
 	if err != nil {
-		d.Log.Error("sign-in: the server's scripts do not compile", "server", srv.Name, "err", err)
-		return users.NewUser{}, true, apperr.Unavailable(err, "the LDAP server %q has scripts that do not compile: an administrator must fix them", srv.Name)
+		d.Log.Error("sign-in: registration refused: the LDAP server's scripts do not compile", "server", srv.Name, "username", req.Username, "err", err)
+		return users.NewUser{}, true, ErrScriptsFailed
 	}
 	runner := d.runner(srv)
 	res := runner.Run(set, entry.DN, entry.Attrs)
 	d.runners.Put(runner)
-	if len(res.Errors) > 0 {
-		d.Log.Warn("sign-in: script error at registration", "server", srv.Name, "username", req.Username, "errors", strings.Join(res.Errors, "; "))
-		return users.NewUser{}, true, &StatusError{Status: users.StatusDeactivated, Reason: "the directory scripts failed for this account; ask an administrator"}
+	if !res.OK() {
+		d.Log.Warn("sign-in: registration refused: a directory script failed", "server", srv.Name, "username", req.Username, "dn", entry.DN, "errors", strings.Join(res.Errors, "; "))
+		return users.NewUser{}, true, ErrScriptsFailed
 	}
 	if !res.Active {
 		return users.NewUser{}, true, &StatusError{Status: users.StatusDeactivated, Reason: "the directory marks this account inactive"}

@@ -20,9 +20,19 @@ import (
 )
 
 // ErrInvalidCredentials is the one answer for an unknown user, a user not in
-// the directory (policy deny), a wrong password, an unknown registration key
-// and an empty password.
+// the directory (policy deny), a wrong password (locally, or one the
+// directory refused: ldapauth.ErrCredentialsRefused), an unknown
+// registration key and an empty password. It is the only definition of this
+// answer: the API and the console show its message or their own.
 var ErrInvalidCredentials = &apperr.Error{Kind: apperr.KindUnauthorized, Message: "invalid username, password or registration key"}
+
+// ErrScriptsFailed is the answer to a person whose registration the
+// directory scripts could not decide: a script threw, timed out or returned
+// the wrong type for that person's entry, or the server's scripts do not
+// compile. It is the administrator's problem, not the person's: an apperr
+// Unavailable (503) with one fixed message. No user is created; the cause
+// (username and the script's message) goes to the server log.
+var ErrScriptsFailed = &apperr.Error{Kind: apperr.KindUnavailable, Message: "the directory scripts failed for this account; ask your administrator"}
 
 // Request is what the desktop app sends.
 type Request struct {
@@ -71,7 +81,8 @@ type LDAPFlow interface {
 	// active, org name and role name scripts, returning the user to create
 	// (OrgID set to the org it belongs in, created if the org name script named
 	// a new one; roles already limited to the Role Mapping list). found is false
-	// when the username is not in the directory. Register writes no user.
+	// when the username is not in the directory. Register writes no user. A
+	// script that fails for the entry is ErrScriptsFailed (logged by Register).
 	Register(ctx context.Context, org orgs.Org, req Request) (nu users.NewUser, found bool, err error)
 	// NotFoundOrg returns the org for registrants not found in LDAP, or false for "deny".
 	NotFoundOrg(ctx context.Context) (int64, bool, error)

@@ -1,0 +1,40 @@
+package signin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/authority-server/authority/users"
+)
+
+// AdminSignIn signs an administrator in to the API or the console: it
+// authenticates username and password by the method of the user's org (as
+// Verify), requires an active user with the roles.Sysadmin role, and issues
+// a token (users.Service.IssueToken) that the API takes as a bearer token
+// and the console as its session.
+//
+// Errors: ErrInvalidCredentials for wrong credentials and for a user who is
+// blocked or deactivated (an administrator's sign-in does not tell which);
+// the apperr Forbidden of users.RequireAdmin, naming the role, for an active
+// user who is not an administrator — returned with that user, so that the
+// answer can name the account; an apperr Unavailable when the user's
+// directory cannot be reached; other errors when the user or the token
+// cannot be read or written. Every error but the Forbidden one comes with the
+// zero User.
+func (s *Service) AdminSignIn(ctx context.Context, username, password string) (users.User, string, error) {
+	u, err := s.Verify(ctx, username, password)
+	if err != nil {
+		return users.User{}, "", err
+	}
+	if u.Status != users.StatusActive {
+		return users.User{}, "", ErrInvalidCredentials
+	}
+	if err := users.RequireAdmin(u); err != nil {
+		return u, "", err
+	}
+	tok, err := s.Users.IssueToken(ctx, u.ID)
+	if err != nil {
+		return users.User{}, "", fmt.Errorf("signin: issue a token for administrator %s: %w", u.Username, err)
+	}
+	return u, tok, nil
+}
