@@ -33,10 +33,6 @@ import (
 const (
 	DefaultDataDir = "authority-data"
 	DefaultListen  = "127.0.0.1:4285"
-	// AdminUsername is users.BuiltinAdmin, the administrator the first start
-	// creates. It stays only for dirsync's tests, which name it; other code
-	// uses users.BuiltinAdmin.
-	AdminUsername = users.BuiltinAdmin
 	// AdminPasswordEnv names the variable that sets the first administrator's password.
 	AdminPasswordEnv = "AUTHORITY_ADMIN_PASSWORD"
 	// ExpiryInterval is how often cold archives past their date are marked expired.

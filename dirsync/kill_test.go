@@ -153,7 +153,7 @@ func testKilledAt(t *testing.T, at string) {
 		t.Fatal(err)
 	}
 	for _, u := range all {
-		if u.Username == authority.AdminUsername {
+		if u.Username == users.BuiltinAdmin {
 			continue
 		}
 		gone, known := disabled[strings.ToLower(u.Username)]

@@ -28,7 +28,7 @@ type loginDevice struct {
 	Status string `json:"status"`
 }
 
-// handleLogin is the desktop app's sign-in and registration (SPEC section 5).
+// handleLogin is the desktop app's sign-in and registration (docs/rules.md section 5).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var req signin.Request
 	if !s.decodeJSON(w, r, &req) {

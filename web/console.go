@@ -24,7 +24,7 @@ import (
 	"github.com/authority-server/authority/users/roles"
 )
 
-// The console: server-rendered pages for administrators (SPEC section 7).
+// The console: server-rendered pages for administrators (docs/rules.md section 7).
 //
 // Every page is an html/template (web/templates) that escapes every value it
 // shows; CSS and the little JavaScript there is live in web/static, because
