@@ -97,3 +97,48 @@ func (s *Service) SetManagedRolesTx(ctx context.Context, tx *sqlx.Tx, id int64, 
 	}
 	return added, removed, nil
 }
+
+// SetRoles sets user id's roles by hand (an administrator's choice; a sync
+// and providers still manage only the roles of their mapping). Every name
+// must be a known role. The last active administrator cannot lose
+// roles.Sysadmin; a user who loses it is signed out everywhere.
+func (s *Service) SetRoles(ctx context.Context, id int64, names []string) (User, error) {
+	return s.apply(ctx, id, func(tx *sqlx.Tx) error {
+		want, err := roles.Canonical(ctx, tx, "roles", names)
+		if err != nil {
+			return err
+		}
+		have, err := RolesOf(ctx, tx, []int64{id})
+		if err != nil {
+			return err
+		}
+		if _, _, err := StateTx(ctx, tx, id); err != nil {
+			return err
+		}
+		keeps := false
+		for _, r := range want {
+			keeps = keeps || r == roles.Sysadmin
+		}
+		had := false
+		for _, r := range have[id] {
+			had = had || strings.EqualFold(r, roles.Sysadmin)
+		}
+		if had && !keeps {
+			if err := guardLastAdmin(ctx, tx, id, "take "+roles.Sysadmin+" from"); err != nil {
+				return err
+			}
+			if err := revokeTokens(ctx, tx, id); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ?`, id); err != nil {
+			return fmt.Errorf("users: set roles of %d: %w", id, err)
+		}
+		for _, r := range want {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles(user_id, role) VALUES(?, ?)`, id, r); err != nil {
+				return fmt.Errorf("users: set roles of %d: %w", id, err)
+			}
+		}
+		return nil
+	})
+}

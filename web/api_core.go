@@ -35,6 +35,8 @@ func (s *Server) coreRoutes(r chi.Router) {
 		return s.Users.Unblock(r.Context(), id)
 	}))
 	r.Post("/users/{id}/move", s.handleMoveUser)
+	r.Put("/users/{id}/roles", s.handleSetRoles)
+	r.Post("/users/{id}/password", s.handleSetPassword)
 	r.Get("/users/{id}/devices", s.handleDevices)
 	r.Post("/users/{id}/devices/{guid}/replace", s.handleReplaceDevice)
 
@@ -229,6 +231,51 @@ func (s *Server) handleMoveUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, u)
+}
+
+// handleSetRoles sets a user's roles by hand: {"roles":[...]} → the user.
+func (s *Server) handleSetRoles(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	var in struct {
+		Roles *[]string `json:"roles"`
+	}
+	if !s.decodeJSON(w, r, &in) {
+		return
+	}
+	if in.Roles == nil {
+		s.fail(w, r, apperr.Invalid("roles", "is required (a list; [] takes every role away)"))
+		return
+	}
+	u, err := s.Users.SetRoles(r.Context(), id, *in.Roles)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, u)
+}
+
+// handleSetPassword changes a local password: {"currentPassword","password"}
+// (an administrator setting another user's needs no current password) → 204.
+func (s *Server) handleSetPassword(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	var in struct {
+		CurrentPassword string `json:"currentPassword"`
+		Password        string `json:"password"`
+	}
+	if !s.decodeJSON(w, r, &in) {
+		return
+	}
+	if err := s.Users.ChangePassword(r.Context(), id, admin(r), in.CurrentPassword, in.Password); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) {
