@@ -6,4 +6,4 @@ UPDATE orgs SET default_roles = (
 ) WHERE upper(default_roles) LIKE '%"SYSADMIN"%';
 
 -- Blocking, deactivating, a password change or losing SYSADMIN revokes a user's tokens at once.
-CREATE INDEX api_tokens_user ON api_tokens(user_id);
+CREATE INDEX IF NOT EXISTS api_tokens_user ON api_tokens(user_id);
