@@ -39,7 +39,9 @@ type SMTP struct {
 	Port     int    `json:"port"` // 25 when 0
 	Username string `json:"username"`
 	// Password is write-only: never returned. In a PUT, absent (nil) keeps
-	// the stored password and "" removes it.
+	// the stored password and "" removes it. Absent is refused (on
+	// "smtp.password") when the host, port, StartTLS or username changes: a
+	// stored password only goes where, and as whom, it was entered for.
 	Password    *string `json:"password,omitempty"`
 	HasPassword bool    `json:"hasPassword"` // read-only
 	From        string  `json:"from"`        // the sender address; authority@localhost when empty
@@ -93,7 +95,9 @@ func (s *Service) Notifications(ctx context.Context) (Notifications, error) {
 }
 
 // SaveNotifications validates and stores Settings > Notifications. Errors
-// name the field: "emails[2]", "smtp.host", "smtp.port", "smtp.from", ...
+// name the field: "emails[2]", "smtp.host", "smtp.port", "smtp.from", ...;
+// "smtp.password" when a password is stored, none is given, and the host,
+// port, StartTLS or username changes (the password must be entered again).
 func (s *Service) SaveNotifications(ctx context.Context, n Notifications) (Notifications, error) {
 	old, err := s.loadNotifications(ctx)
 	if err != nil {
@@ -134,6 +138,11 @@ func (s *Service) SaveNotifications(ctx context.Context, n Notifications) (Notif
 	}
 	st.SMTP.Host, st.SMTP.Port, st.SMTP.Username, st.SMTP.From, st.SMTP.StartTLS = host, m.Port, m.Username, from, m.StartTLS
 	st.SMTP.PasswordSealed = old.SMTP.PasswordSealed
+	if m.Password == nil && old.SMTP.PasswordSealed != "" {
+		if change := passwordDestinationChange(old, st); change != "" {
+			return Notifications{}, apperr.Invalid("smtp.password", "enter the password again, or send an empty one to remove it: %s, and a stored password is only sent to the server, port, STARTTLS setting and username it was entered for", change)
+		}
+	}
 	if m.Password != nil {
 		if len(*m.Password) > 1024 {
 			return Notifications{}, apperr.Invalid("smtp.password", "must be at most 1024 bytes")
@@ -153,6 +162,39 @@ func (s *Service) SaveNotifications(ctx context.Context, n Notifications) (Notif
 		return Notifications{}, fmt.Errorf("dirsync: save notification settings: %w", err)
 	}
 	return st.public(), nil
+}
+
+// passwordDestinationChange says how the SMTP settings next change where or
+// how the stored password would travel (host, port, STARTTLS, username),
+// "" when they do not. Host names compare case-insensitively; port 0 is the
+// default port.
+func passwordDestinationChange(old, next stored) string {
+	port := func(p int) int {
+		if p == 0 {
+			return DefaultSMTPPort
+		}
+		return p
+	}
+	o, n := old.SMTP, next.SMTP
+	var changes []string
+	if !strings.EqualFold(o.Host, n.Host) || port(o.Port) != port(n.Port) {
+		changes = append(changes, fmt.Sprintf("the server changes from %q to %q",
+			net.JoinHostPort(o.Host, strconv.Itoa(port(o.Port))), net.JoinHostPort(n.Host, strconv.Itoa(port(n.Port)))))
+	}
+	if o.StartTLS != n.StartTLS {
+		changes = append(changes, fmt.Sprintf("STARTTLS changes from %s to %s", onOff(o.StartTLS), onOff(n.StartTLS)))
+	}
+	if o.Username != n.Username {
+		changes = append(changes, fmt.Sprintf("the username changes from %q to %q", o.Username, n.Username))
+	}
+	return strings.Join(changes, "; ")
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // parseAddress returns the bare address of raw ("Ops <ops@x>" gives ops@x).

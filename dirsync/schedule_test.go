@@ -184,7 +184,7 @@ func TestNotificationsSettings(t *testing.T) {
 	if err := e.App.DB.GetContext(e.ctx, &raw, `SELECT value FROM settings WHERE key = 'dirsync.notifications'`); err != nil || contains(raw, "s3cret-pw") {
 		t.Errorf("stored in clear: %s %v", raw, err)
 	}
-	n, err = s.SaveNotifications(e.ctx, dirsync.Notifications{Emails: n.Emails, SMTP: dirsync.SMTP{Host: "127.0.0.1", Port: 1, Username: "u"}})
+	n, err = s.SaveNotifications(e.ctx, dirsync.Notifications{Emails: n.Emails, SMTP: dirsync.SMTP{Host: "127.0.0.1", Port: 1, Username: "u", StartTLS: true}})
 	if err != nil || !n.SMTP.HasPassword {
 		t.Errorf("a PUT without password lost it: %+v %v", n, err)
 	}

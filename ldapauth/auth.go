@@ -33,6 +33,10 @@ var ErrCredentialsRefused = &apperr.Error{Kind: apperr.KindUnauthorized, Message
 // search. A whitespace-only password is a real password and is sent as it
 // is.
 //
+// A person found only through a followed referral to another server
+// (another scheme, host or port) gets ErrCredentialsRefused: their password
+// is sent to the configured server only, never where a referral points.
+//
 // A disabled account that the directory still lets bind (glauth; AD refuses
 // the bind itself) is not refused here: the active script decides who is
 // active, and sign-in and sync run it after authentication.
@@ -60,8 +64,14 @@ func Authenticate(ctx context.Context, srv Server, username, password string) (*
 	// after, so the service bind it loses does not matter): one TCP and TLS
 	// handshake per sign-in instead of two.
 	uc := c
+	if e.foreign {
+		// Found through a referral to another server: the password was
+		// entered for the configured server only, and is not sent there.
+		return nil, ErrCredentialsRefused
+	}
 	if e.origin != "" {
-		// Found through a followed referral: bind on the server that has it.
+		// Found through a followed referral to the configured server itself
+		// (another subtree): bind on the connection that has it.
 		target := srv
 		target.URL = e.origin
 		target.StartTLS = srv.StartTLS && strings.HasPrefix(e.origin, "ldap://")

@@ -48,6 +48,11 @@ type Conn struct {
 	l       *ldap.Conn
 	timeout time.Duration
 	hops    int // referral depth of this connection (0: the configured server)
+	// home is the configured server: the only one its service credentials
+	// (and a person's password) are sent to. Conns made to follow
+	// referrals carry it on.
+	home  Server
+	homeU serverURL
 	// noPaging leaves the paging control out, as a server that ignores it
 	// would (tests use it to reach the server's unpaged size limit).
 	noPaging bool
@@ -93,7 +98,7 @@ func connect(ctx context.Context, srv Server) (*Conn, error) {
 	if err != nil {
 		return nil, apperr.Unavailable(nil, "ldapauth: dial %s: %v", srv.URL, err)
 	}
-	c := &Conn{srv: srv, u: u, timeout: srv.Timeout()}
+	c := &Conn{srv: srv, u: u, timeout: srv.Timeout(), home: srv, homeU: u}
 	delay := DialRetryDelay
 	for attempt := 1; ; attempt++ {
 		err = c.dialOnce(ctx, cfg)
@@ -324,6 +329,7 @@ func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*
 			e := decodeEntry(le, c.srv.SensitiveAttributes)
 			if c.hops > 0 {
 				e.origin = c.srv.URL
+				e.foreign = !sameEndpoint(c.u, c.homeU)
 			}
 			page = append(page, e)
 		}
@@ -357,8 +363,11 @@ func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*
 	return nil
 }
 
-// followReferrals searches each continuation reference (the same filter,
-// TLS settings and credentials) and streams its pages to fn.
+// followReferrals searches each continuation reference (the same filter and
+// TLS settings) and streams its pages to fn. A reference to the configured
+// server itself (same scheme, host and port) is searched with its service
+// bind; one to any other server with an anonymous bind only: the service
+// account's password is never sent to a server it was not entered for.
 func (c *Conn) followReferrals(ctx context.Context, refs []string, filter string, fn func([]*Entry) error) error {
 	if c.hops >= maxReferralHops {
 		return apperr.Unavailable(nil, "ldapauth: search of %s: referrals nested deeper than %d servers", c.srv.URL, maxReferralHops)
@@ -369,29 +378,68 @@ func (c *Conn) followReferrals(ctx context.Context, refs []string, filter string
 			continue
 		}
 		seen[ref] = true
-		ru, err := url.Parse(ref)
-		if err != nil || (ru.Scheme != "ldap" && ru.Scheme != "ldaps") || ru.Host == "" {
+		ru, err := parseReferral(ref)
+		if err != nil {
 			return apperr.Unavailable(err, "ldapauth: search of %s: cannot follow referral %q", c.srv.URL, ref)
 		}
-		base := strings.TrimPrefix(ru.Path, "/")
-		if base == "" {
-			base = c.u.baseDN
+		if ru.baseDN == "" {
+			ru.baseDN = c.u.baseDN
 		}
-		next := c.srv
-		next.URL = (&url.URL{Scheme: ru.Scheme, Host: ru.Host, Path: "/" + base}).String()
-		next.StartTLS = c.srv.StartTLS && ru.Scheme == "ldap"
-		nc, err := Dial(ctx, next)
-		if err != nil {
-			return fmt.Errorf("ldapauth: follow referral %s from %s: %w", ref, c.srv.URL, err)
+		next := c.home
+		next.URL = (&url.URL{Scheme: ru.scheme, Host: ru.addr(), Path: "/" + ru.baseDN}).String()
+		next.StartTLS = c.home.StartTLS && ru.scheme == "ldap"
+		if !sameEndpoint(ru, c.homeU) {
+			next.BindAnonymously, next.BindDN, next.BindPassword = true, "", ""
 		}
-		nc.hops = c.hops + 1
-		err = nc.searchPaged(ctx, base, filter, fn)
-		nc.Close()
+		nc, err := connect(ctx, next)
+		if err == nil {
+			nc.home, nc.homeU, nc.hops = c.home, c.homeU, c.hops+1
+			if err = nc.serviceBind(ctx); err == nil {
+				err = nc.searchPaged(ctx, ru.baseDN, filter, fn)
+			}
+			nc.Close()
+		}
 		if err != nil {
 			return fmt.Errorf("ldapauth: follow referral %s from %s: %w", ref, c.srv.URL, err)
 		}
 	}
 	return nil
+}
+
+// parseReferral parses an LDAP URL of a referral or continuation reference:
+// ldap:// or ldaps://, a host, an optional port (the scheme's default when
+// absent) and an optional base DN ("" when absent). Attributes, scope and
+// filter (after "?") are ignored, as RFC 4511 lets a client do.
+func parseReferral(ref string) (serverURL, error) {
+	var out serverURL
+	u, err := url.Parse(ref)
+	if err != nil {
+		return out, err
+	}
+	out.scheme = strings.ToLower(u.Scheme)
+	if out.scheme != "ldap" && out.scheme != "ldaps" {
+		return out, fmt.Errorf("not an ldap:// or ldaps:// URL")
+	}
+	out.host = u.Hostname()
+	if out.host == "" {
+		return out, fmt.Errorf("no host")
+	}
+	out.port = u.Port()
+	if out.port == "" {
+		out.port = DefaultLDAPPort
+		if out.scheme == "ldaps" {
+			out.port = DefaultLDAPSPort
+		}
+	}
+	out.baseDN = strings.TrimPrefix(u.Path, "/")
+	return out, nil
+}
+
+// sameEndpoint reports whether a and b are the same server: the same scheme,
+// host (case-insensitively) and port. Two names of one machine are two
+// servers here: credentials go only to the name they were entered for.
+func sameEndpoint(a, b serverURL) bool {
+	return a.scheme == b.scheme && strings.EqualFold(a.host, b.host) && a.port == b.port
 }
 
 // bindAs binds this (fresh, unbound) connection as dn with password. The

@@ -20,6 +20,12 @@
 //     ([Authenticate]); a username is escaped exactly once (RFC 4515) before
 //     it is put into the search filter.
 //   - StartTLS that fails is an error, never a fall-back to clear text.
+//   - Secrets stay with their host: saving a server with another scheme,
+//     host, port, StartTLS setting or bind DN needs the bind password again
+//     ([Service.Update], [Service.Draft]); a followed referral to another
+//     server (scheme, host or port) gets an anonymous bind only, and a
+//     person found there cannot sign in, as their password is not sent
+//     there ([Authenticate]).
 //
 // A disabled account (AD's userAccountControl bit 2, glauth's
 // accountStatus=inactive) is not refused by [Authenticate]: deciding who is

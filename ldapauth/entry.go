@@ -20,8 +20,11 @@ type Entry struct {
 	Attrs map[string][]string `json:"attrs"`
 	// origin is the URL of the server that returned the entry when it came
 	// through a followed referral ("" for the configured server): the user
-	// bind goes there.
+	// bind goes there, unless foreign.
 	origin string
+	// foreign is true when origin is another server than the configured one
+	// (scheme, host or port): a person's password is never sent there.
+	foreign bool
 }
 
 // Get returns the values of attribute name, compared case-insensitively

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
@@ -130,7 +131,8 @@ func (s *Service) get(ctx context.Context, q sqlx.QueryerContext, id int64) (Ser
 
 // ServerInput is the body of POST and PATCH /ldap/servers: a nil field is
 // left as it is (PATCH) or takes its default (POST). BindPassword is the
-// explicit "edit password" action: absent keeps the stored password, ""
+// explicit "edit password" action: absent keeps the stored password (and is
+// refused when the scheme, host, port, StartTLS or bind DN changes), ""
 // clears it. ID and HasBindPassword are read-only; they are accepted (so a
 // client may send back what it got) and ignored.
 type ServerInput struct {
@@ -252,7 +254,8 @@ func (s *Service) Create(ctx context.Context, in ServerInput) (Server, error) {
 // Draft returns server id with the fields present in in applied and
 // validated, without storing anything (id 0: a new server with the
 // defaults), so that an administrator can test or preview unsaved settings.
-// A draft of a stored server keeps its bind password unless in sets one.
+// A draft of a stored server keeps its bind password unless in sets one,
+// and is refused as Update refuses a change of where the password goes.
 func (s *Service) Draft(ctx context.Context, id int64, in ServerInput) (Server, error) {
 	srv := newServerDefaults()
 	if id != 0 {
@@ -267,7 +270,7 @@ func (s *Service) Draft(ctx context.Context, id int64, in ServerInput) (Server, 
 		return Server{}, err
 	}
 	if id != 0 {
-		if err := checkPasswordFollows(old, srv, in); err != nil {
+		if _, err := checkPasswordFollows(old, &srv, in); err != nil {
 			return Server{}, err
 		}
 	}
@@ -275,20 +278,63 @@ func (s *Service) Draft(ctx context.Context, id int64, in ServerInput) (Server, 
 	return srv, nil
 }
 
-// checkPasswordFollows refuses to send a stored bind password to another
-// host: when an update moves the server to a different host, the password
-// must be entered again (or bindAnonymously turned on), so that whoever can
-// edit the URL cannot make the server send the service password elsewhere.
-func checkPasswordFollows(old, updated Server, in ServerInput) error {
-	if in.BindPassword != nil || updated.BindAnonymously || updated.BindPassword == "" {
-		return nil
+// checkPasswordFollows keeps a stored bind password with the connection it
+// was entered for: when an update changes the scheme, host, port, StartTLS
+// or bind DN of a server that binds with its stored password, and in does
+// not set a new one, it is refused (apperr Invalid on "bindPassword"), so
+// that whoever can edit these settings cannot make the server send the
+// service password to another host, over a weaker transport, or for another
+// account. A server that binds anonymously does not send the password: the
+// change is allowed and the stale password is dropped from updated
+// (dropped is true), so that turning bindAnonymously off later needs a new
+// one. Base DN, filter, scripts and the rest keep the password.
+func checkPasswordFollows(old Server, updated *Server, in ServerInput) (dropped bool, err error) {
+	if in.BindPassword != nil || updated.BindPassword == "" {
+		return false, nil
 	}
+	change := passwordTargetChange(old, *updated)
+	if change == "" {
+		return false, nil
+	}
+	if updated.BindAnonymously {
+		updated.BindPassword = ""
+		return true, nil
+	}
+	return false, apperr.Invalid("bindPassword", "enter the bind password again: %s, and a stored password is only sent to the server, over the transport and for the bind DN it was entered for", change)
+}
+
+// passwordTargetChange says how updated changes where, how or as whom the
+// bind password is sent compared with old: scheme, host, port, StartTLS or
+// bind DN; "" when none changes (host names and DNs compare
+// case-insensitively, a default port equals the port written out).
+func passwordTargetChange(old, updated Server) string {
 	ou, err1 := parseServerURL(old.URL)
 	nu, err2 := parseServerURL(updated.URL)
-	if err1 != nil || err2 != nil || strings.EqualFold(ou.host, nu.host) {
-		return nil
+	if err1 != nil || err2 != nil {
+		return fmt.Sprintf("the URL changes from %q to %q", old.URL, updated.URL)
 	}
-	return apperr.Invalid("bindPassword", "enter the bind password again: the server moves from %s to %s, and a stored password is only sent to the host it was entered for", ou.host, nu.host)
+	var changes []string
+	if ou.scheme != nu.scheme || !strings.EqualFold(ou.host, nu.host) || ou.port != nu.port {
+		changes = append(changes, fmt.Sprintf("the server moves from %s://%s to %s://%s", ou.scheme, ou.addr(), nu.scheme, nu.addr()))
+	}
+	if old.StartTLS != updated.StartTLS {
+		changes = append(changes, fmt.Sprintf("startTLS changes from %t to %t", old.StartTLS, updated.StartTLS))
+	}
+	if !sameDN(old.BindDN, updated.BindDN) {
+		changes = append(changes, fmt.Sprintf("the bind DN changes from %q to %q", old.BindDN, updated.BindDN))
+	}
+	return strings.Join(changes, "; ")
+}
+
+// sameDN reports whether a and b name the same entry (case-insensitively,
+// spaces around separators ignored); strings that are not DNs must be equal.
+func sameDN(a, b string) bool {
+	if strings.TrimSpace(a) == strings.TrimSpace(b) {
+		return true
+	}
+	da, err1 := ldap.ParseDN(a)
+	db, err2 := ldap.ParseDN(b)
+	return err1 == nil && err2 == nil && da.EqualFold(db)
 }
 
 func newServerDefaults() Server {
@@ -301,8 +347,11 @@ func newServerDefaults() Server {
 
 // Update validates and applies the fields present in in to server id. The
 // bind password changes only when in.BindPassword is set ("" clears it).
+// A change of the scheme, host, port, StartTLS or bind DN without a new
+// bind password is refused on "bindPassword" (see checkPasswordFollows).
 func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server, error) {
 	var out Server
+	var passwordDropped bool
 	err := sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
 		srv, err := s.get(ctx, tx, id)
 		if err != nil {
@@ -313,9 +362,11 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 		if err := normalize(&srv); err != nil {
 			return err
 		}
-		if err := checkPasswordFollows(old, srv, in); err != nil {
+		dropped, err := checkPasswordFollows(old, &srv, in)
+		if err != nil {
 			return err
 		}
+		passwordDropped = dropped
 		sens, _ := json.Marshal(srv.SensitiveAttributes)
 		if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET name = ?, url = ?, start_tls = ?, ca_certificate = ?,
 			allow_unsafe_certs = ?, bind_anonymously = ?, bind_dn = ?, search_filter = ?, email_attribute = ?,
@@ -328,7 +379,7 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 			s.Now().UTC().Format(time.RFC3339), id); err != nil {
 			return fmt.Errorf("ldapauth: update server %d: %w", id, err)
 		}
-		if in.BindPassword != nil {
+		if in.BindPassword != nil || dropped {
 			sealed, err := s.box.Seal(srv.BindPassword)
 			if err != nil {
 				return fmt.Errorf("ldapauth: seal bind password: %w", err)
@@ -343,7 +394,8 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 	if err != nil {
 		return Server{}, err
 	}
-	s.log.Info("ldap server updated", "id", id, "name", out.Name, "url", out.URL, "bindPasswordChanged", in.BindPassword != nil)
+	s.log.Info("ldap server updated", "id", id, "name", out.Name, "url", out.URL, "bindPasswordChanged", in.BindPassword != nil,
+		"bindPasswordDropped", passwordDropped)
 	return out, nil
 }
 

@@ -120,6 +120,11 @@ func TestServerNeverPrintsThePassword(t *testing.T) {
 	}
 }
 
+// TestStoredPasswordStaysWithItsHost: a stored bind password is only used
+// for the scheme, host, port, StartTLS setting and bind DN it was entered
+// for. Saving (Update) or testing (Draft) a change of any of them without
+// the password again is refused on bindPassword; a change of the base DN,
+// the filter or the scripts alone keeps it.
 func TestStoredPasswordStaysWithItsHost(t *testing.T) {
 	s := newTestService(t, nil)
 	ctx := testCtx(t)
@@ -127,22 +132,78 @@ func TestStoredPasswordStaysWithItsHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Another port on the same host: fine (testenv directories move ports).
-	if _, err := s.Update(ctx, srv.ID, ServerInput{URL: ptr("ldap://127.0.0.1:4389/dc=example,dc=com")}); err != nil {
-		t.Fatalf("new port: %v", err)
-	}
-	// Another host without the password: refused, for saving and testing.
-	evil := ServerInput{URL: ptr("ldap://attacker.example.net/dc=example,dc=com")}
-	for name, fn := range map[string]func() error{
-		"Update": func() error { _, err := s.Update(ctx, srv.ID, evil); return err },
-		"Draft":  func() error { _, err := s.Draft(ctx, srv.ID, evil); return err },
+	for _, c := range []struct {
+		name string
+		in   ServerInput
+	}{
+		{"another host", ServerInput{URL: ptr("ldap://attacker.example.net:3389/dc=example,dc=com")}},
+		{"another port", ServerInput{URL: ptr("ldap://127.0.0.1:4389/dc=example,dc=com")}},
+		{"the default port", ServerInput{URL: ptr("ldap://127.0.0.1/dc=example,dc=com")}},
+		{"ldaps", ServerInput{URL: ptr("ldaps://127.0.0.1:3389/dc=example,dc=com")}},
+		{"StartTLS on", ServerInput{StartTLS: ptr(true)}},
+		{"another bind DN", ServerInput{BindDN: ptr("cn=admin,dc=example,dc=com")}},
 	} {
-		if e, ok := apperr.As(fn()); !ok || e.Field != "bindPassword" {
-			t.Errorf("%s to another host without the password: %v", name, e)
+		for name, fn := range map[string]func() error{
+			"Update": func() error { _, err := s.Update(ctx, srv.ID, c.in); return err },
+			"Draft":  func() error { _, err := s.Draft(ctx, srv.ID, c.in); return err },
+		} {
+			e, ok := apperr.As(fn())
+			if !ok || e.Field != "bindPassword" || !strings.HasPrefix(e.Message, "enter the bind password again") {
+				t.Errorf("%s: %s without the password: %v, want an error on bindPassword", c.name, name, e)
+			}
 		}
 	}
-	evil.BindPassword = ptr("typed-again")
-	if got, err := s.Update(ctx, srv.ID, evil); err != nil || got.BindPassword != "typed-again" {
+	if got, err := s.Get(ctx, srv.ID); err != nil || got.URL != srv.URL || got.StartTLS || got.BindDN != srv.BindDN || got.BindPassword != "s3cret-Pa55" {
+		t.Fatalf("a refused update changed the server: %+v %v", got, err)
+	}
+
+	// Turning StartTLS off sends the password in clear text: refused too.
+	tlsIn := validInput()
+	tlsIn.StartTLS = ptr(true)
+	tlsSrv, err := s.Create(ctx, tlsIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(ctx, tlsSrv.ID, ServerInput{StartTLS: ptr(false)}); err == nil {
+		t.Error("StartTLS off without the password was saved")
+	} else if e, ok := apperr.As(err); !ok || e.Field != "bindPassword" {
+		t.Errorf("StartTLS off without the password: %v, want an error on bindPassword", err)
+	}
+
+	// What does not change where or as whom the password goes keeps it.
+	for _, c := range []struct {
+		name string
+		in   ServerInput
+	}{
+		{"another base DN", ServerInput{URL: ptr("ldap://127.0.0.1:3389/ou=People,dc=example,dc=com")}},
+		{"the scheme in capitals", ServerInput{URL: ptr("LDAP://127.0.0.1:3389/ou=People,dc=example,dc=com")}},
+		{"the same bind DN written differently", ServerInput{BindDN: ptr("CN=svc, DC=example, DC=com")}},
+		{"filter and scripts", ServerInput{SearchFilter: ptr("(uid=%u)"), OrgNameScript: ptr("function(e) { return 'x'; }"), FollowReferrals: ptr(true)}},
+	} {
+		if got, err := s.Update(ctx, srv.ID, c.in); err != nil || got.BindPassword != "s3cret-Pa55" {
+			t.Errorf("%s: %v, password kept %v", c.name, err, got.BindPassword == "s3cret-Pa55")
+		}
+	}
+	// Moved with the password typed again: saved.
+	moved := ServerInput{URL: ptr("ldaps://attacker.example.net/dc=example,dc=com"), BindPassword: ptr("typed-again")}
+	if got, err := s.Update(ctx, srv.ID, moved); err != nil || got.BindPassword != "typed-again" {
 		t.Fatalf("another host with the password: %v", err)
+	}
+	// An anonymous server that moves drops the stored password: turning
+	// bindAnonymously off later cannot send it where it was not entered for.
+	if _, err := s.Update(ctx, srv.ID, ServerInput{BindAnonymously: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Draft(ctx, srv.ID, ServerInput{URL: ptr("ldap://elsewhere.example.net/dc=example,dc=com")}); err != nil || d.BindPassword != "" || d.HasBindPassword {
+		t.Fatalf("draft of an anonymous server moved: %v, password kept %v", err, d.BindPassword != "")
+	}
+	got, err := s.Update(ctx, srv.ID, ServerInput{URL: ptr("ldap://elsewhere.example.net/dc=example,dc=com")})
+	if err != nil || got.HasBindPassword || got.BindPassword != "" {
+		t.Fatalf("anonymous server moved: %v, password kept %v", err, got.BindPassword != "")
+	}
+	if _, err := s.Update(ctx, srv.ID, ServerInput{BindAnonymously: ptr(false)}); err == nil {
+		t.Fatal("turning bindAnonymously off after a move used the password entered for another host")
+	} else if e, ok := apperr.As(err); !ok || e.Field != "bindPassword" {
+		t.Fatalf("turning bindAnonymously off after a move: %v", err)
 	}
 }

@@ -384,6 +384,9 @@ func (s *Server) draftTestPage(w http.ResponseWriter, r *http.Request, id int64,
 	v := &view{Title: title, Nav: "ldap", Data: f}
 	srv, err := s.LDAP.Draft(ctx, id, in)
 	if err != nil {
+		if e, ok := apperr.As(err); ok && e.Field == "bindPassword" {
+			f.EditPassword = true
+		}
 		s.render(w, r, s.formError(r, v, err, serverFields...), "ldap_server", v)
 		return
 	}
