@@ -87,8 +87,11 @@ func (a *App) demoServer(ctx context.Context, dir *demodir.Directory) (ldapauth.
 	url := dir.URL
 	for _, s := range list {
 		if s.Name == DemoServerName {
-			// The directory listens on a new port at every start.
-			return a.LDAP.Update(ctx, s.ID, ldapauth.ServerInput{URL: &url})
+			// The directory listens on a new port at every start, and a
+			// stored password never follows a server to a new address
+			// unless it is given again.
+			pw := dir.BindPassword
+			return a.LDAP.Update(ctx, s.ID, ldapauth.ServerInput{URL: &url, BindPassword: &pw})
 		}
 	}
 	name, bindDN, bindPW := DemoServerName, dir.BindDN, dir.BindPassword

@@ -348,6 +348,9 @@ func (s *Server) consoleSaveNotifications(w http.ResponseWriter, r *http.Request
 	if err == nil {
 		saved, err = s.Sync.SaveNotifications(ctx, in)
 	}
+	if e, ok := apperr.As(err); ok && e.Field == "smtp.password" {
+		f.EditPassword = true // the password must be entered again: open its box
+	}
 	if err != nil {
 		if e, ok := apperr.As(err); ok && strings.HasPrefix(e.Field, "emails[") {
 			e2 := *e
