@@ -98,6 +98,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 			s.consoleCoreRoutes(r)
 			s.consoleLDAPRoutes(r)
 			s.consoleSyncRoutes(r)
+			s.consoleAuditRoutes(r)
 		})
 	})
 }
