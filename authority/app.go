@@ -18,6 +18,7 @@ import (
 
 	"github.com/authority-server/authority/dirsync"
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/secret"
 	"github.com/authority-server/authority/internal/serverlog"
 	"github.com/authority-server/authority/ldapauth"
@@ -63,6 +64,7 @@ type App struct {
 	LDAP   *ldapauth.Service
 	Sync   *dirsync.Service
 	Web    *web.Server
+	Audit  *audit.Log // administrators' changes (internal/audit)
 
 	logFile *serverlog.File
 	closers []func() error
@@ -128,6 +130,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 // wire builds the services. Each area adds its own lines here.
 func (a *App) wire(ctx context.Context) error {
 	now := a.Config.Now
+	a.Audit = audit.New(a.DB, a.Log.With(serverlog.LoggerKey, "audit"), now)
 	a.Orgs = orgs.New(a.DB, now)
 	a.Users = users.New(a.DB, a.Orgs, now)
 	a.Holds = legalhold.New(a.DB, a.Users, now)
@@ -141,6 +144,7 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	a.Web = &web.Server{Orgs: a.Orgs, Users: a.Users, Holds: a.Holds, SignIn: a.SignIn, LDAP: a.LDAP, Sync: a.Sync,
 		Log: a.Log.With(serverlog.ThreadKey, "http"), Now: now}
+	a.Web.Audit = a.Audit
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/sqltx"
 )
 
@@ -255,13 +256,33 @@ func (s *Service) lastRealStart(ctx context.Context) (time.Time, bool, error) {
 }
 
 // insertRun records a new running run and returns its id.
-func (s *Service) insertRun(ctx context.Context, req Request, startedBy string, start time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `INSERT INTO dirsync_runs(trigger, simulated, override_valve, started_by, started_at, status) VALUES(?, ?, ?, ?, ?, 'running')`,
-		string(req.trigger()), req.Simulate, req.OverrideValve, startedBy, stamp(start))
-	if err != nil {
-		return 0, fmt.Errorf("dirsync: record run: %w", err)
+func (s *Service) insertRun(ctx context.Context, req Request, startedBy string, start time.Time) (id int64, err error) {
+	err = sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO dirsync_runs(trigger, simulated, override_valve, started_by, started_at, status) VALUES(?, ?, ?, ?, ?, 'running')`,
+			string(req.trigger()), req.Simulate, req.OverrideValve, startedBy, stamp(start))
+		if err != nil {
+			return fmt.Errorf("dirsync: record run: %w", err)
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("dirsync: record run: %w", err)
+		}
+		return recordStart(ctx, tx, id, req)
+	})
+	return id, err
+}
+
+// recordStart records an administrator's start of run id in the audit log:
+// audit.SyncRunConfirm when it overrides the safety valve (the administrator
+// confirms the deactivations the valve held back), audit.SyncRunStart
+// otherwise. Scheduled runs and the command line's are nobody's change.
+func recordStart(ctx context.Context, tx *sqlx.Tx, id int64, req Request) error {
+	action := audit.SyncRunStart
+	if req.OverrideValve {
+		action = audit.SyncRunConfirm
 	}
-	return res.LastInsertId()
+	return audit.RecordTx(ctx, tx, action, audit.Target("dirsync-run", id, ""), []audit.Change{
+		audit.Field("trigger", nil, req.trigger()), audit.Field("simulate", nil, req.Simulate),
+		audit.Field("overrideValve", nil, req.OverrideValve)})
 }
 
 // markInterrupted fails every run left "running". Only called while holding

@@ -18,8 +18,12 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/kv"
+	"github.com/authority-server/authority/internal/sqltx"
 )
 
 // notificationsKey is the settings document of Settings > Notifications.
@@ -158,8 +162,18 @@ func (s *Service) SaveNotifications(ctx context.Context, n Notifications) (Notif
 			}
 		}
 	}
-	if err := kv.Put(ctx, s.db, notificationsKey, st); err != nil {
-		return Notifications{}, fmt.Errorf("dirsync: save notification settings: %w", err)
+	err = sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
+		if err := kv.Put(ctx, tx, notificationsKey, st); err != nil {
+			return fmt.Errorf("dirsync: save notification settings: %w", err)
+		}
+		changes := audit.Diff(old.public(), st.public())
+		if m.Password != nil && (*m.Password != "" || old.SMTP.PasswordSealed != "") {
+			changes = append(changes, audit.Secret("smtp.password"))
+		}
+		return audit.RecordTx(ctx, tx, audit.SettingsNotifications, "settings:notifications", changes)
+	})
+	if err != nil {
+		return Notifications{}, err
 	}
 	return st.public(), nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/secret"
 	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/orgs"
@@ -231,21 +232,28 @@ func (s *Service) Create(ctx context.Context, in ServerInput) (Server, error) {
 	}
 	now := s.Now().UTC().Format(time.RFC3339)
 	sens, _ := json.Marshal(srv.SensitiveAttributes)
-	res, err := s.db.ExecContext(ctx, `INSERT INTO ldap_servers(name, url, start_tls, ca_certificate, allow_unsafe_certs,
-		bind_anonymously, bind_dn, bind_password_sealed, search_filter, email_attribute, first_name_attribute,
-		last_name_attribute, timeout_seconds, page_size, follow_referrals, active_script, org_name_script,
-		role_name_script, sensitive_attributes, created_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		srv.Name, srv.URL, srv.StartTLS, srv.CACertificate, srv.AllowUnsafeCerts, srv.BindAnonymously, srv.BindDN,
-		sealed, srv.SearchFilter, srv.EmailAttribute, srv.FirstNameAttribute, srv.LastNameAttribute,
-		srv.TimeoutSeconds, srv.PageSize, srv.FollowReferrals, srv.ActiveScript, srv.OrgNameScript,
-		srv.RoleNameScript, string(sens), now, now)
+	var id int64
+	err = sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO ldap_servers(name, url, start_tls, ca_certificate, allow_unsafe_certs,
+			bind_anonymously, bind_dn, bind_password_sealed, search_filter, email_attribute, first_name_attribute,
+			last_name_attribute, timeout_seconds, page_size, follow_referrals, active_script, org_name_script,
+			role_name_script, sensitive_attributes, created_at, updated_at)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			srv.Name, srv.URL, srv.StartTLS, srv.CACertificate, srv.AllowUnsafeCerts, srv.BindAnonymously, srv.BindDN,
+			sealed, srv.SearchFilter, srv.EmailAttribute, srv.FirstNameAttribute, srv.LastNameAttribute,
+			srv.TimeoutSeconds, srv.PageSize, srv.FollowReferrals, srv.ActiveScript, srv.OrgNameScript,
+			srv.RoleNameScript, string(sens), now, now)
+		if err != nil {
+			return fmt.Errorf("ldapauth: create server: %w", err)
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("ldapauth: create server: %w", err)
+		}
+		srv.ID, srv.HasBindPassword = id, srv.BindPassword != ""
+		return recordServer(ctx, tx, audit.LDAPServerCreate, nil, &srv, srv.BindPassword != "")
+	})
 	if err != nil {
-		return Server{}, fmt.Errorf("ldapauth: create server: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return Server{}, fmt.Errorf("ldapauth: create server: %w", err)
+		return Server{}, err
 	}
 	s.log.Info("ldap server created", "id", id, "name", srv.Name, "url", srv.URL)
 	return s.Get(ctx, id)
@@ -388,8 +396,10 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 				return fmt.Errorf("ldapauth: update server %d: %w", id, err)
 			}
 		}
-		out, err = s.get(ctx, tx, id)
-		return err
+		if out, err = s.get(ctx, tx, id); err != nil {
+			return err
+		}
+		return recordServer(ctx, tx, audit.LDAPServerUpdate, &old, &out, in.BindPassword != nil && (*in.BindPassword != "" || old.BindPassword != ""))
 	})
 	if err != nil {
 		return Server{}, err
@@ -403,7 +413,8 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 // apperr Conflict naming the orgs.
 func (s *Service) Delete(ctx context.Context, id int64) error {
 	err := sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
-		if _, err := s.get(ctx, tx, id); err != nil {
+		old, err := s.get(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		var names []string
@@ -417,13 +428,36 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM ldap_servers WHERE id = ?`, id); err != nil {
 			return fmt.Errorf("ldapauth: delete server %d: %w", id, err)
 		}
-		return nil
+		return recordServer(ctx, tx, audit.LDAPServerDelete, &old, nil, false)
 	})
 	if err != nil {
 		return err
 	}
 	s.log.Info("ldap server deleted", "id", id)
 	return nil
+}
+
+// recordServer records an administrator's change of an LDAP server in the
+// audit log, inside tx: every field before and after (before nil: created,
+// after nil: deleted), the bind password only as "(changed)" when one was
+// entered (passwordSet).
+func recordServer(ctx context.Context, tx *sqlx.Tx, action string, before, after *Server, passwordSet bool) error {
+	if !audit.Active(ctx) {
+		return nil
+	}
+	var b, a any
+	named := before
+	if before != nil {
+		b = *before
+	}
+	if after != nil {
+		a, named = *after, after
+	}
+	changes := audit.Diff(b, a, audit.Ignore("id"))
+	if passwordSet {
+		changes = append(changes, audit.Secret("bindPassword"))
+	}
+	return audit.RecordTx(ctx, tx, action, audit.Target("ldap-server", named.ID, named.Name), changes)
 }
 
 func quoteList(names []string) string {

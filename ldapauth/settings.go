@@ -7,8 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/kv"
+	"github.com/authority-server/authority/internal/sqltx"
 )
 
 // SettingsKey is the kv key the LDAP settings are stored under.
@@ -133,8 +137,18 @@ func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, erro
 	if in.ValveMinUsers < 0 {
 		return Settings{}, apperr.Invalid("valveMinUsers", "must be 0 or more, not %d", in.ValveMinUsers)
 	}
-	if err := kv.Put(ctx, s.db, SettingsKey, out); err != nil {
-		return Settings{}, fmt.Errorf("ldapauth: save settings: %w", err)
+	err := sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
+		before := DefaultSettings()
+		if _, err := kv.Get(ctx, tx, SettingsKey, &before); err != nil {
+			return fmt.Errorf("ldapauth: save settings: %w", err)
+		}
+		if err := kv.Put(ctx, tx, SettingsKey, out); err != nil {
+			return fmt.Errorf("ldapauth: save settings: %w", err)
+		}
+		return audit.RecordTx(ctx, tx, audit.SettingsLDAP, "settings:ldap", audit.Diff(before, out))
+	})
+	if err != nil {
+		return Settings{}, err
 	}
 	s.log.Info("ldap settings saved", "registrantsNotFound", out.RegistrantsNotFound, "syncInterval", out.SyncInterval,
 		"valvePercent", out.ValvePercent, "valveMinUsers", out.ValveMinUsers)

@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/users"
 )
 
@@ -54,13 +55,24 @@ func (s *Service) Create(ctx context.Context, name string) (Matter, error) {
 	if len(name) > MaxNameLength {
 		return Matter{}, apperr.Invalid("name", "must be at most %d characters", MaxNameLength)
 	}
-	res, err := s.DB.ExecContext(ctx, `INSERT INTO legal_holds(name, active, created_at) VALUES(?, 1, ?)`, name, s.Now().UTC().Format(time.RFC3339))
+	var id int64
+	err := s.Users.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO legal_holds(name, active, created_at) VALUES(?, 1, ?)`, name, s.Now().UTC().Format(time.RFC3339))
+		if err != nil {
+			return fmt.Errorf("legalhold: create: %w", err)
+		}
+		id, _ = res.LastInsertId()
+		return audit.RecordTx(ctx, tx, audit.LegalHoldCreate, Target(id, name),
+			[]audit.Change{audit.Field("name", nil, name), audit.Field("active", nil, true)})
+	})
 	if err != nil {
-		return Matter{}, fmt.Errorf("legalhold: create: %w", err)
+		return Matter{}, err
 	}
-	id, _ := res.LastInsertId()
 	return s.Get(ctx, id)
 }
+
+// Target names matter id in the audit log: legalhold:ID/NAME.
+func Target(id int64, name string) string { return audit.Target("legalhold", id, name) }
 
 // List returns every matter, newest first.
 func (s *Service) List(ctx context.Context) ([]Matter, error) {
@@ -115,9 +127,24 @@ func (s *Service) AddCustodian(ctx context.Context, id, userID int64) (Matter, e
 		}
 		return Matter{}, err
 	}
-	if _, err := s.DB.ExecContext(ctx, `INSERT OR IGNORE INTO legal_hold_custodians(hold_id, user_id, added_at) VALUES(?, ?, ?)`,
-		id, userID, s.Now().UTC().Format(time.RFC3339)); err != nil {
-		return Matter{}, fmt.Errorf("legalhold: add custodian: %w", err)
+	err = s.Users.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO legal_hold_custodians(hold_id, user_id, added_at) VALUES(?, ?, ?)`,
+			id, userID, s.Now().UTC().Format(time.RFC3339))
+		if err != nil {
+			return fmt.Errorf("legalhold: add custodian: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 || !audit.Active(ctx) {
+			return nil // a custodian already: nothing changed
+		}
+		u, err := users.GetTx(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		return audit.RecordTx(ctx, tx, audit.LegalHoldCustodianAdd, Target(m.ID, m.Name),
+			[]audit.Change{audit.Field("custodian", nil, users.Target(u))})
+	})
+	if err != nil {
+		return Matter{}, err
 	}
 	return s.Get(ctx, id)
 }
@@ -126,10 +153,11 @@ func (s *Service) AddCustodian(ctx context.Context, id, userID int64) (Matter, e
 // last active hold and the user was blocked pending deactivation, the user is
 // deactivated in the same transaction.
 func (s *Service) ReleaseCustodian(ctx context.Context, id, userID int64) (Matter, error) {
-	if _, err := s.Get(ctx, id); err != nil {
+	m, err := s.Get(ctx, id)
+	if err != nil {
 		return Matter{}, err
 	}
-	err := s.Users.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.Users.InTx(ctx, func(tx *sqlx.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM legal_hold_custodians WHERE hold_id = ? AND user_id = ?`, id, userID)
 		if err != nil {
 			return fmt.Errorf("legalhold: release custodian: %w", err)
@@ -137,8 +165,11 @@ func (s *Service) ReleaseCustodian(ctx context.Context, id, userID int64) (Matte
 		if n, _ := res.RowsAffected(); n == 0 {
 			return apperr.NotFound("user %d is not a custodian of legal hold %d", userID, id)
 		}
-		_, err = s.Users.ReleaseTx(ctx, tx, userID)
-		return err
+		changes, err := s.release(ctx, tx, userID, true)
+		if err != nil {
+			return err
+		}
+		return audit.RecordTx(ctx, tx, audit.LegalHoldCustodianRelease, Target(m.ID, m.Name), changes)
 	})
 	if err != nil {
 		return Matter{}, err
@@ -155,18 +186,63 @@ func (s *Service) Deactivate(ctx context.Context, id int64) (Matter, error) {
 		return Matter{}, err
 	}
 	err = s.Users.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE legal_holds SET active = 0 WHERE id = ?`, id); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE legal_holds SET active = 0 WHERE id = ? AND active = 1`, id)
+		if err != nil {
 			return fmt.Errorf("legalhold: close %d: %w", id, err)
 		}
+		changes := []audit.Change{}
+		if n, _ := res.RowsAffected(); n > 0 {
+			changes = append(changes, audit.Field("active", true, false))
+		}
 		for _, uid := range m.Custodians {
-			if _, err := s.Users.ReleaseTx(ctx, tx, uid); err != nil {
+			c, err := s.release(ctx, tx, uid, false)
+			if err != nil {
 				return err
 			}
+			changes = append(changes, c...)
 		}
-		return nil
+		if len(changes) == 0 {
+			return nil // closed already: nothing changed
+		}
+		return audit.RecordTx(ctx, tx, audit.LegalHoldClose, Target(m.ID, m.Name), changes)
 	})
 	if err != nil {
 		return Matter{}, err
 	}
 	return s.Get(ctx, id)
+}
+
+// release releases custodian userID inside tx (users.ReleaseTx) and returns
+// what the audit log records of it: the custodian itself when one is taken
+// off the matter (custodian), and the user's status when the release changed
+// it (a deactivation that was pending). It reads nothing more when no
+// administrator acts.
+func (s *Service) release(ctx context.Context, tx *sqlx.Tx, userID int64, custodian bool) ([]audit.Change, error) {
+	if !audit.Active(ctx) {
+		_, err := s.Users.ReleaseTx(ctx, tx, userID)
+		return nil, err
+	}
+	before, err := users.GetTx(ctx, tx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Users.ReleaseTx(ctx, tx, userID); err != nil {
+		return nil, err
+	}
+	after, err := users.GetTx(ctx, tx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var out []audit.Change
+	name := users.Target(after)
+	if custodian {
+		out = append(out, audit.Field("custodian", name, nil))
+	}
+	// onLegalHold is left out: it changed with the custodian row or the
+	// matter, before the user was read, and the entry says so already.
+	for _, c := range audit.Diff(before, after, audit.Ignore("id", "createdAt", "onLegalHold")) {
+		c.Field = name + "." + c.Field
+		out = append(out, c)
+	}
+	return out, nil
 }

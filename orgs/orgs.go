@@ -16,6 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/users/roles"
 )
@@ -325,7 +326,10 @@ func (s *Service) Create(ctx context.Context, in Input) (Org, error) {
 		}
 		id, _ = res.LastInsertId()
 		in.ParentID = parent
-		return s.apply(ctx, tx, id, in, true)
+		if err := s.apply(ctx, tx, id, in, true); err != nil {
+			return err
+		}
+		return record(ctx, tx, audit.OrgCreate, nil, id)
 	})
 	if err != nil {
 		return Org{}, err
@@ -343,12 +347,42 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (Org, error) {
 		if n == 0 {
 			return apperr.NotFound("org %d does not exist", id)
 		}
-		return s.apply(ctx, tx, id, in, false)
+		var before *Org
+		if audit.Active(ctx) {
+			o, err := GetTx(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			before = &o
+		}
+		if err := s.apply(ctx, tx, id, in, false); err != nil {
+			return err
+		}
+		return record(ctx, tx, audit.OrgUpdate, before, id)
 	})
 	if err != nil {
 		return Org{}, err
 	}
 	return s.Get(ctx, id)
+}
+
+// record records an administrator's change of org id (before: nil when
+// created) in the audit log, inside tx. The effective values, which follow
+// from the org's own and its parents', are left out.
+func record(ctx context.Context, tx *sqlx.Tx, action string, before *Org, id int64) error {
+	if !audit.Active(ctx) {
+		return nil
+	}
+	after, err := GetTx(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	var b any
+	if before != nil {
+		b = *before
+	}
+	return audit.RecordTx(ctx, tx, action, audit.Target("org", id, after.Name),
+		audit.Diff(b, after, audit.Ignore("id", "createdAt", "effectiveAuthMethod", "effectiveLdapServerIds")))
 }
 
 // apply validates and writes the set fields of in to org id inside tx.

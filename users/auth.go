@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/users/roles"
 )
@@ -105,6 +106,8 @@ func (s *Service) ResetPassword(ctx context.Context, username, password string) 
 }
 
 // setPassword stores password's hash for user id and revokes its tokens.
+// An administrator's change is recorded (audit.UserPassword), the password
+// only as "(changed)".
 func (s *Service) setPassword(ctx context.Context, id int64, password string) error {
 	h, err := HashPassword(password)
 	if err != nil {
@@ -114,7 +117,14 @@ func (s *Service) setPassword(ctx context.Context, id int64, password string) er
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`, h, s.stamp(), id); err != nil {
 			return fmt.Errorf("users: set password of %d: %w", id, err)
 		}
-		return revokeTokens(ctx, tx, id)
+		if err := revokeTokens(ctx, tx, id); err != nil || !audit.Active(ctx) {
+			return err
+		}
+		u, err := GetTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return audit.RecordTx(ctx, tx, audit.UserPassword, Target(u), []audit.Change{audit.Secret("password")})
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 )
 
 // Device is a computer that backs up; its GUID is stable for its life.
@@ -168,8 +169,14 @@ func (s *Service) ReplaceDevice(ctx context.Context, userID int64, oldGUID, newG
 		if _, err := tx.ExecContext(ctx, `UPDATE devices SET status = 'deactivated' WHERE guid = ?`, oldGUID); err != nil {
 			return fmt.Errorf("users: deactivate replaced device: %w", err)
 		}
-		out, err = deviceTx(ctx, tx, newGUID)
-		return err
+		if out, err = deviceTx(ctx, tx, newGUID); err != nil || !audit.Active(ctx) {
+			return err
+		}
+		u, err := GetTx(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		return audit.RecordTx(ctx, tx, audit.UserDeviceReplace, Target(u), []audit.Change{audit.Field("device", oldGUID, newGUID)})
 	})
 	return out, err
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users/roles"
 )
@@ -226,27 +227,27 @@ func (s *Service) SetLDAPIdentityTx(ctx context.Context, tx *sqlx.Tx, id, server
 
 // Deactivate deactivates user id (blocked instead while on legal hold).
 func (s *Service) Deactivate(ctx context.Context, id int64, by Reason) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error { _, err := s.DeactivateTx(ctx, tx, id, by); return err })
+	return s.apply(ctx, audit.UserDeactivate, id, func(tx *sqlx.Tx) error { _, err := s.DeactivateTx(ctx, tx, id, by); return err })
 }
 
 // Reactivate reactivates user id.
 func (s *Service) Reactivate(ctx context.Context, id int64) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error { _, err := s.ReactivateTx(ctx, tx, id); return err })
+	return s.apply(ctx, audit.UserReactivate, id, func(tx *sqlx.Tx) error { _, err := s.ReactivateTx(ctx, tx, id); return err })
 }
 
 // Block blocks user id as an administrator.
 func (s *Service) Block(ctx context.Context, id int64) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error { _, err := s.BlockTx(ctx, tx, id); return err })
+	return s.apply(ctx, audit.UserBlock, id, func(tx *sqlx.Tx) error { _, err := s.BlockTx(ctx, tx, id); return err })
 }
 
 // Unblock unblocks user id.
 func (s *Service) Unblock(ctx context.Context, id int64) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error { _, err := s.UnblockTx(ctx, tx, id); return err })
+	return s.apply(ctx, audit.UserUnblock, id, func(tx *sqlx.Tx) error { _, err := s.UnblockTx(ctx, tx, id); return err })
 }
 
 // Move moves user id to org orgID.
 func (s *Service) Move(ctx context.Context, id, orgID int64) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error { _, err := s.MoveTx(ctx, tx, id, orgID); return err })
+	return s.apply(ctx, audit.UserMove, id, func(tx *sqlx.Tx) error { _, err := s.MoveTx(ctx, tx, id, orgID); return err })
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

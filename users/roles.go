@@ -7,6 +7,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/users/roles"
 )
@@ -23,9 +24,25 @@ func (s *Service) RoleMapping(ctx context.Context) ([]string, error) {
 	return m.Names(), nil
 }
 
-// SetRoleMapping replaces the Role Mapping list. Every name must be a known role.
+// SetRoleMapping replaces the Role Mapping list. Every name must be a known
+// role. An administrator's change is recorded (audit.SettingsRoleMapping).
 func (s *Service) SetRoleMapping(ctx context.Context, names []string) ([]string, error) {
-	if err := sqltx.Run(ctx, s.DB, func(tx *sqlx.Tx) error { return roles.SetMapping(ctx, tx, names) }); err != nil {
+	err := sqltx.Run(ctx, s.DB, func(tx *sqlx.Tx) error {
+		before, err := roles.LoadMapping(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := roles.SetMapping(ctx, tx, names); err != nil {
+			return err
+		}
+		after, err := roles.LoadMapping(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return audit.RecordTx(ctx, tx, audit.SettingsRoleMapping, "settings:role-mapping",
+			audit.Diff(map[string]any{"roles": before.Names()}, map[string]any{"roles": after.Names()}))
+	})
+	if err != nil {
 		return nil, err
 	}
 	return s.RoleMapping(ctx)
@@ -103,7 +120,7 @@ func (s *Service) SetManagedRolesTx(ctx context.Context, tx *sqlx.Tx, id int64, 
 // must be a known role. The last active administrator cannot lose
 // roles.Sysadmin; a user who loses it is signed out everywhere.
 func (s *Service) SetRoles(ctx context.Context, id int64, names []string) (User, error) {
-	return s.apply(ctx, id, func(tx *sqlx.Tx) error {
+	return s.apply(ctx, audit.UserRoles, id, func(tx *sqlx.Tx) error {
 		want, err := roles.Canonical(ctx, tx, "roles", names)
 		if err != nil {
 			return err

@@ -19,6 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users/roles"
@@ -238,13 +239,24 @@ func ValidateUsername(name string) error {
 	return nil
 }
 
-// Create makes a user in one transaction.
+// Create makes a user in one transaction (recorded as audit.UserCreate when
+// an administrator acts).
 func (s *Service) Create(ctx context.Context, n NewUser) (User, error) {
 	var id int64
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		id, err = s.CreateTx(ctx, tx, n)
-		return err
+		if id, err = s.CreateTx(ctx, tx, n); err != nil || !audit.Active(ctx) {
+			return err
+		}
+		u, err := GetTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		changes := audit.Diff(nil, u, auditIgnore)
+		if n.Password != "" {
+			changes = append(changes, audit.Secret("password"))
+		}
+		return audit.RecordTx(ctx, tx, audit.UserCreate, Target(u), changes)
 	})
 	if err != nil {
 		return User{}, err
@@ -316,10 +328,36 @@ func (s *Service) InTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
 
 func (s *Service) stamp() string { return s.Now().UTC().Format(time.RFC3339) }
 
-// apply runs one Tx-form change in its own transaction and returns the user after it.
-func (s *Service) apply(ctx context.Context, id int64, fn func(tx *sqlx.Tx) error) (User, error) {
-	if err := s.InTx(ctx, fn); err != nil {
+// apply runs one Tx-form change in its own transaction and returns the user
+// after it. When an administrator acts, the change is recorded as action,
+// with the user's fields before and after, in the same transaction.
+func (s *Service) apply(ctx context.Context, action string, id int64, fn func(tx *sqlx.Tx) error) (User, error) {
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		if !audit.Active(ctx) {
+			return fn(tx)
+		}
+		before, err := GetTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			return err
+		}
+		after, err := GetTx(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return audit.RecordTx(ctx, tx, action, Target(after), audit.Diff(before, after, auditIgnore))
+	})
+	if err != nil {
 		return User{}, err
 	}
 	return s.Get(ctx, id)
 }
+
+// auditIgnore leaves out of a user's recorded changes what is no change of
+// its own (the record's id and creation time).
+var auditIgnore = audit.Ignore("id", "createdAt")
+
+// Target names user u in the audit log: user:ID/USERNAME.
+func Target(u User) string { return audit.Target("user", u.ID, u.Username) }

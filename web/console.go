@@ -93,10 +93,12 @@ func (s *Server) consoleRoutes(r chi.Router) {
 		r.Post("/login", s.consoleLogin)
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireConsoleAdmin)
+			r.Use(s.auditActor) // audit.go: who acts, for the audit log
 			r.Post("/logout", s.consoleLogout)
 			s.consoleCoreRoutes(r)
 			s.consoleLDAPRoutes(r)
 			s.consoleSyncRoutes(r)
+			s.consoleAuditRoutes(r)
 		})
 	})
 }

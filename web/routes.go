@@ -22,10 +22,12 @@ func (s *Server) routes() http.Handler {
 		r.Post("/auth/token", s.handleToken)
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAdmin)
+			r.Use(s.auditActor) // audit.go: who acts, for the audit log
 			r.Delete("/auth/token", s.handleRevokeToken)
 			s.coreRoutes(r)    // api_core.go
 			s.ldapRoutes(r)    // api_ldap.go
 			s.dirsyncRoutes(r) // api_dirsync.go
+			s.auditRoutes(r)   // api_audit.go
 		})
 	})
 	s.consoleRoutes(r) // console*.go

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authority-server/authority/dirsync"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/legalhold"
 	"github.com/authority-server/authority/orgs"
@@ -30,6 +31,9 @@ type Server struct {
 	Now    func() time.Time
 	// SecureCookies marks console cookies Secure (set when served over TLS).
 	SecureCookies bool
+	// Audit is the audit log: the services record administrators' changes in
+	// it (auditActor says who acts); GET /audit and the Audit log page read it.
+	Audit *audit.Log
 }
 
 // Handler returns the HTTP handler for the API and the console.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -17,6 +18,9 @@ func Run(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin a transaction: %w", err)
 	}
+	hooks := &afterCommit{}
+	pending.Store(tx, hooks)
+	defer pending.Delete(tx)
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -24,7 +28,42 @@ func Run(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit a transaction: %w", err)
 	}
+	hooks.run()
 	return nil
+}
+
+// pending holds the AfterCommit functions of the transactions Run has open.
+var pending sync.Map // *sqlx.Tx → *afterCommit
+
+type afterCommit struct {
+	mu  sync.Mutex
+	fns []func()
+}
+
+func (a *afterCommit) run() {
+	a.mu.Lock()
+	fns := a.fns
+	a.fns = nil
+	a.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// AfterCommit has fn called once tx has committed, in the order registered;
+// never when tx rolls back. It is for what must follow a change and only a
+// change that stands, such as a log line about it. For a transaction that
+// Run did not begin, fn is called at once.
+func AfterCommit(tx *sqlx.Tx, fn func()) {
+	v, ok := pending.Load(tx)
+	if !ok {
+		fn()
+		return
+	}
+	a := v.(*afterCommit)
+	a.mu.Lock()
+	a.fns = append(a.fns, fn)
+	a.mu.Unlock()
 }
 
 // Savepoint runs fn inside a savepoint of tx, rolling back to it when fn
