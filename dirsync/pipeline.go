@@ -106,6 +106,10 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 	var found []match
 	var dups outcome
 	for _, ent := range entries {
+		if err := ctx.Err(); err != nil {
+			// Asked to stop: no more script calls for this page.
+			return err
+		}
 		if ent == nil {
 			continue
 		}
