@@ -85,6 +85,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("authority: create data directory %s: %w", cfg.DataDir, err)
 	}
+	if err := secureDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	a := &App{Config: cfg}
 	lf, err := serverlog.OpenFile(cfg.DataDir)
 	if err != nil {

@@ -24,8 +24,12 @@ const DBFile = "authority.db"
 
 // OpenDB opens (creating) the SQLite database at path in WAL mode with foreign
 // keys on and a busy timeout, and applies the embedded migrations. A database
-// written by a newer binary is refused.
+// written by a newer binary is refused. The database and its -wal and -shm
+// files are 0600.
 func OpenDB(ctx context.Context, path string) (*sqlx.DB, error) {
+	if err := createOwnerOnly(path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sqlx.Open("sqlite", dsn)
 	if err != nil {
