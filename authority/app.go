@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authority-server/authority/dirsync"
 	"github.com/authority-server/authority/internal/apperr"
@@ -63,6 +64,9 @@ type App struct {
 	LDAP   *ldapauth.Service
 	Sync   *dirsync.Service
 	Web    *web.Server
+	// Metrics holds the app's own collectors (read at scrape time), served
+	// with the package-level ones of internal/metrics.
+	Metrics *prometheus.Registry
 
 	logFile *serverlog.File
 	closers []func() error
@@ -144,6 +148,7 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	a.Web = &web.Server{Orgs: a.Orgs, Users: a.Users, Holds: a.Holds, SignIn: a.SignIn, LDAP: a.LDAP, Sync: a.Sync,
 		Log: a.Log.With(serverlog.ThreadKey, "http"), Now: now}
+	a.wireOps() // ops.go
 	return nil
 }
 

@@ -2,6 +2,8 @@ package dirsync_test
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -57,6 +59,7 @@ func TestCancelRunThroughAPI(t *testing.T) {
 	ids := e.users(org.ID, uids(people)...)
 	gone := e.users(org.ID, extraNames(15)...)
 
+	cancelledBefore := cancelledRuns(t, e)
 	var started struct {
 		ID     int64  `json:"id"`
 		Status string `json:"status"`
@@ -114,6 +117,9 @@ func TestCancelRunThroughAPI(t *testing.T) {
 	}
 	if code := e.Do("POST", "/api/v1/dirsync/runs/999/cancel", nil, nil); code != 404 {
 		t.Errorf("cancelling an unknown run: %d, want 404", code)
+	}
+	if n := cancelledRuns(t, e); n != cancelledBefore+1 {
+		t.Errorf("authority_dirsync_runs_total{status=\"cancelled\"} went from %v to %v", cancelledBefore, n)
 	}
 	msgs := sink.WaitFor(t, 1, 30*time.Second)
 	if !strings.Contains(msgs[0].Subject, ": cancelled") || !strings.Contains(msgs[0].Body, "cancelled by 1/admin") {
@@ -185,4 +191,20 @@ func TestSyncTimeoutSetting(t *testing.T) {
 	if code := e.Do("GET", "/api/v1/settings/ldap", nil, &st); code != 200 || st.SyncTimeout != "90m" || st.Timeout() != 90*time.Minute {
 		t.Fatalf("after save: %d %+v", code, st)
 	}
+}
+
+// cancelledRuns reads authority_dirsync_runs_total{status="cancelled"} from
+// /metrics.
+func cancelledRuns(t *testing.T, e *env) float64 {
+	t.Helper()
+	code, raw := e.Raw(e.Token, "GET", "/metrics", nil)
+	if code != 200 {
+		t.Fatalf("metrics: %d", code)
+	}
+	m := regexp.MustCompile(`(?m)^authority_dirsync_runs_total\{status="cancelled"\} (\S+)$`).FindSubmatch(raw)
+	if m == nil {
+		t.Fatalf("no cancelled runs in the metrics:\n%s", raw)
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authority-server/authority/internal/metrics"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/users"
@@ -131,6 +132,9 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 					t0 := time.Now()
 					r := e.runner.Run(set, ent.DN, ent.Attrs)
 					e.inScripts += time.Since(t0)
+					if !r.OK() {
+						metrics.ScriptErrors.WithLabelValues("dirsync").Add(float64(len(r.Errors)))
+					}
 					res = &r
 				}
 				found = append(found, match{u: u, name: name, person: person, dn: ent.DN, res: res})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authority-server/authority/internal/metrics"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/orgs"
@@ -100,6 +101,7 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 		s.log.Error("DIRSYNC:: Could not record the end of run "+fmt.Sprint(e.runID)+": "+err.Error(), "thread", fmt.Sprintf("dirsync-%d", e.runID))
 	}
 	s.release(sl)
+	metrics.SyncEnded(string(st), e.tRun)
 	e.log.timings(e)
 	mctx := bg
 	if s.base.Err() != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authority-server/authority/dirsync"
+	"github.com/authority-server/authority/internal/health"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/legalhold"
 	"github.com/authority-server/authority/orgs"
@@ -30,15 +31,23 @@ type Server struct {
 	Now    func() time.Time
 	// SecureCookies marks console cookies Secure (set when served over TLS).
 	SecureCookies bool
+	// Health answers /readyz (ready with no checks when nil).
+	Health *health.Checker
+	// Metrics answers /metrics (metrics.Handler() when nil).
+	Metrics http.Handler
 }
 
 // Handler returns the HTTP handler for the API and the console.
 func (s *Server) Handler() http.Handler {
+	s.defaults()
+	return s.routes()
+}
+
+func (s *Server) defaults() {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
 	if s.Now == nil {
 		s.Now = time.Now
 	}
-	return s.routes()
 }
