@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -55,6 +57,20 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 		h = metrics.Handler()
 	}
 	h.ServeHTTP(w, r)
+}
+
+// HSTSMaxAge is how long browsers keep to HTTPS once told (one year).
+const HSTSMaxAge = 365 * 24 * time.Hour
+
+// strictTransport tells browsers to use only HTTPS (HSTS) when the server is
+// served over TLS (SecureCookies).
+func (s *Server) strictTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.SecureCookies {
+			w.Header().Set("Strict-Transport-Security", "max-age="+strconv.Itoa(int(HSTSMaxAge.Seconds())))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // signInEndpoints names the sign-in requests that countSignIns counts.

@@ -10,7 +10,7 @@ import (
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.recoverer, securityHeaders)
-	r.Use(s.countSignIns) // ops.go
+	r.Use(s.countSignIns, s.strictTransport) // ops.go
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(limitBody)
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
