@@ -213,7 +213,9 @@ func (s *Service) begin(ctx context.Context, req Request) (sl *slot, id int64, s
 		s.release(sl)
 		return nil, 0, time.Time{}, err
 	}
+	s.mu.Lock()
 	sl.runID = id
+	s.mu.Unlock()
 	return sl, id, start, nil
 }
 
@@ -331,8 +333,11 @@ const CancelWait = 10 * time.Second
 func (s *Service) Cancel(ctx context.Context, id int64, by *Subject) (Run, error) {
 	s.mu.Lock()
 	sl := s.cur
+	if sl != nil && sl.runID != id {
+		sl = nil
+	}
 	s.mu.Unlock()
-	if sl == nil || sl.runID != id {
+	if sl == nil {
 		run, err := s.Get(ctx, id, ListOptions{ChangesLimit: 100})
 		if err != nil {
 			return Run{}, err
