@@ -8,13 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authority-server/authority/dirsync"
 	"github.com/authority-server/authority/internal/apperr"
@@ -49,6 +49,12 @@ type Config struct {
 	Now           func() time.Time // the clock; time.Now when nil
 	Stdout        io.Writer        // where first-start messages go; os.Stdout when nil
 	LogStderr     bool             // copy the server log to stderr as well
+	// TLSCert and TLSKey, both or neither, are PEM files: Serve answers
+	// HTTPS, console cookies are Secure and answers carry HSTS.
+	TLSCert, TLSKey string
+	// MetricsListen, when set, is a second address serving /metrics to
+	// anyone (and /healthz, /readyz), for a Prometheus on a private network.
+	MetricsListen string
 }
 
 // App is the assembled server.
@@ -65,9 +71,13 @@ type App struct {
 	Sync   *dirsync.Service
 	Web    *web.Server
 	Audit  *audit.Log // administrators' changes (internal/audit)
+	// Metrics holds the app's own collectors (read at scrape time), served
+	// with the package-level ones of internal/metrics.
+	Metrics *prometheus.Registry
 
 	logFile *serverlog.File
 	closers []func() error
+	ops     opsState // ops.go
 }
 
 // Open prepares the data directory, the log, the database and every service.
@@ -87,7 +97,13 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("authority: create data directory %s: %w", cfg.DataDir, err)
 	}
+	if err := secureDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	a := &App{Config: cfg}
+	if err := a.loadTLS(); err != nil {
+		return nil, err
+	}
 	lf, err := serverlog.OpenFile(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -145,6 +161,7 @@ func (a *App) wire(ctx context.Context) error {
 	a.Web = &web.Server{Orgs: a.Orgs, Users: a.Users, Holds: a.Holds, SignIn: a.SignIn, LDAP: a.LDAP, Sync: a.Sync,
 		Log: a.Log.With(serverlog.ThreadKey, "http"), Now: now}
 	a.Web.Audit = a.Audit
+	a.wireOps() // ops.go
 	return nil
 }
 
@@ -179,7 +196,7 @@ func (a *App) ensureAdmin(ctx context.Context) error {
 	}
 	a.Log.Info("created the administrator", "username", users.BuiltinAdmin)
 	if generated {
-		fmt.Fprintf(a.Config.Stdout, "First start: created the administrator %q with the password\n\n    %s\n\nIt is shown only this once. Sign in at http://%s/ or get an API token with POST /api/v1/auth/token.\n\n", users.BuiltinAdmin, pw, a.Config.Listen)
+		fmt.Fprintf(a.Config.Stdout, "First start: created the administrator %q with the password\n\n    %s\n\nIt is shown only this once. Sign in at %s://%s/ or get an API token with POST /api/v1/auth/token.\n\n", users.BuiltinAdmin, pw, a.Scheme(), a.Config.Listen)
 	} else {
 		fmt.Fprintf(a.Config.Stdout, "First start: created the administrator %q with the password from %s.\n", users.BuiltinAdmin, AdminPasswordEnv)
 	}
@@ -202,15 +219,22 @@ func randomPassword(n int) (string, error) {
 // Handler is the HTTP handler for the API and console.
 func (a *App) Handler() http.Handler { return a.Web.Handler() }
 
-// Serve listens on the configured address and runs the background jobs
-// (archive expiry, the sync schedule) until ctx ends, then shuts down
-// gracefully. ready, if not nil, receives the bound address.
+// Serve listens on the configured address (HTTPS with TLSCert and TLSKey;
+// also on MetricsListen when set) and runs the background jobs (archive
+// expiry, the sync schedule) until ctx ends, then shuts down within
+// ShutdownTimeout: a sync going on is cancelled, requests still running
+// after ShutdownGrace are cut. ready, if not nil, receives the bound address.
 func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
-	ln, err := net.Listen("tcp", a.Config.Listen)
+	ln, err := a.listen()
 	if err != nil {
-		return fmt.Errorf("authority: listen on %s: %w (choose another address with --listen)", a.Config.Listen, err)
+		return err
 	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	ops, err := a.serveOps()
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -227,22 +251,24 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	a.startBackground(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	a.Log.Info("listening", "addr", ln.Addr().String(), "data", a.Config.DataDir)
+	a.Log.Info("listening", "addr", ln.Addr().String(), "scheme", a.Scheme(), "metrics", a.MetricsAddr(), "data", a.Config.DataDir)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
 	select {
 	case err := <-errc:
 		cancel()
+		a.shutdown(nil, ops)
 		<-done
 		return fmt.Errorf("authority: serve: %w", err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, stop := context.WithTimeout(context.Background(), 15*time.Second)
-	defer stop()
-	err = srv.Shutdown(shutdownCtx)
+	// Stop the syncs first, so that they wind down while the requests end.
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); a.stopBackground() }()
+	err = a.shutdown(srv, ops)
 	<-done
-	a.stopBackground()
+	<-stopped
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("authority: shutdown: %w", err)
 	}

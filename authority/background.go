@@ -9,11 +9,12 @@ func (a *App) startBackground(ctx context.Context) {
 	}
 }
 
-// stopBackground stops the sync schedule after the server stopped: a
-// scheduled run going on is cancelled (recorded as failed, interrupted) and
-// waited for.
+// stopBackground stops the sync schedule when the server stops: a run going
+// on (scheduled or started through the API) is cancelled, recorded as
+// cancelled, and waited for (its summary email is bounded by
+// dirsync.ShutdownMailTimeout). No run starts after it.
 func (a *App) stopBackground() {
 	if a.Sync != nil {
-		a.Sync.StopScheduler()
+		a.Sync.Close()
 	}
 }

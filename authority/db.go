@@ -2,6 +2,7 @@ package authority
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -23,8 +24,12 @@ const DBFile = "authority.db"
 
 // OpenDB opens (creating) the SQLite database at path in WAL mode with foreign
 // keys on and a busy timeout, and applies the embedded migrations. A database
-// written by a newer binary is refused.
+// written by a newer binary is refused. The database and its -wal and -shm
+// files are 0600.
 func OpenDB(ctx context.Context, path string) (*sqlx.DB, error) {
+	if err := createOwnerOnly(path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sqlx.Open("sqlite", dsn)
 	if err != nil {
@@ -108,16 +113,68 @@ func Migrate(ctx context.Context, db *sqlx.DB) error {
 		if m.version <= current {
 			continue
 		}
-		err := sqltx.Run(ctx, db, func(tx *sqlx.Tx) error {
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.version))
-			return err
-		})
+		var err error
+		if strings.Contains(m.sql, foreignKeysOff) {
+			err = migrateWithoutForeignKeys(ctx, db, m)
+		} else {
+			err = sqltx.Run(ctx, db, func(tx *sqlx.Tx) error { return apply(ctx, tx, m) })
+		}
 		if err != nil {
 			return fmt.Errorf("authority: migration %s: %w", m.name, err)
 		}
+	}
+	return nil
+}
+
+// foreignKeysOff marks a migration that rebuilds a table other tables refer
+// to: it runs with foreign keys off, as SQLite's table rebuild procedure asks
+// (with them on, dropping the old table would cascade to its children).
+const foreignKeysOff = "-- migrate: foreign_keys off"
+
+// apply runs migration m in tx and records its version.
+func apply(ctx context.Context, tx *sqlx.Tx, m migration) error {
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.version))
+	return err
+}
+
+// migrateWithoutForeignKeys runs m in one transaction on a connection with
+// foreign keys off (the pragma cannot change inside a transaction), checks
+// every foreign key before committing, and turns them on again.
+func migrateWithoutForeignKeys(ctx context.Context, db *sqlx.DB, m migration) error {
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return fmt.Errorf("turn foreign keys off: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin a transaction: %w", err)
+	}
+	defer tx.Rollback()
+	if err := apply(ctx, tx, m); err != nil {
+		return err
+	}
+	var broken []struct {
+		Table  string        `db:"table"`
+		RowID  sql.NullInt64 `db:"rowid"`
+		Parent string        `db:"parent"`
+		FKID   int           `db:"fkid"`
+	}
+	if err := tx.SelectContext(ctx, &broken, `PRAGMA foreign_key_check`); err != nil {
+		return fmt.Errorf("check foreign keys: %w", err)
+	}
+	if len(broken) > 0 {
+		return fmt.Errorf("%d row(s) would break a foreign key, the first in %s (rowid %d) referring to %s", len(broken), broken[0].Table, broken[0].RowID.Int64, broken[0].Parent)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
 }

@@ -55,6 +55,10 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 		e.log.valveOverridden(len(cands), len(e.users))
 	}
 	for batch := 1; len(cands) > 0; batch++ {
+		if err := ctx.Err(); err != nil {
+			// Asked to stop: the batches committed stay, no new one starts.
+			return StatusFailed, "", fmt.Errorf("deactivate users: stopped after %d batch(es): %w", batch-1, err)
+		}
 		n := min(batchSize, len(cands))
 		if err := e.deactivateBatch(ctx, cands[:n]); err != nil {
 			return StatusFailed, "", fmt.Errorf("deactivate users: %w", err)

@@ -33,14 +33,17 @@ const (
 	StatusOK      Status = "ok"
 	StatusFailed  Status = "failed"
 	StatusValve   Status = "valve"
+	// StatusCancelled: the run stopped because it was asked to (Cancel, the
+	// server shutting down, syncTimeout, or the caller's context).
+	StatusCancelled Status = "cancelled"
 )
 
 // ValveMessage is the message of a run whose deactivations the safety valve
 // stopped (docs/rules.md section 6).
 const ValveMessage = "Directory sync deactivation not executed. Too many users were identified for deactivation. Check LDAP configuration."
 
-// InterruptedMessage is the message of a run that a crash, kill or shutdown
-// left unfinished.
+// InterruptedMessage is the message of a run that a crash or kill left
+// unfinished (a run asked to stop is cancelled instead).
 const InterruptedMessage = "interrupted: the server stopped during the run; every user is either fully changed or untouched, and the next run completes the work"
 
 // MaxChangeLines bounds the change lines kept per run, so that a run over a

@@ -83,6 +83,12 @@ func (l *runLog) failed(runID int64, ids []int64, msg string) {
 		runID, idList(ids), oneLine(msg), l.simulated))
 }
 
+// cancelled is the line of a run that stopped because it was asked to.
+func (l *runLog) cancelled(runID int64, ids []int64, msg string) {
+	l.main.Warn(fmt.Sprintf("DIRSYNC:: Cancelled run:%d for orgIds:, %s: %s, simulated:%t",
+		runID, idList(ids), oneLine(msg), l.simulated))
+}
+
 func (l *runLog) valve(identified, inScope int, v Valve) {
 	l.main.Warn(fmt.Sprintf("DIRSYNC:: Safety valve: %s identified:%d, users:%d, valvePercent:%d, valveMinUsers:%d, simulated:%t",
 		ValveMessage, identified, inScope, v.Percent, v.MinUsers, l.simulated))

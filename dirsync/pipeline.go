@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authority-server/authority/internal/metrics"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/users"
@@ -106,6 +107,10 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 	var found []match
 	var dups outcome
 	for _, ent := range entries {
+		if err := ctx.Err(); err != nil {
+			// Asked to stop: no more script calls for this page.
+			return err
+		}
 		if ent == nil {
 			continue
 		}
@@ -127,6 +132,9 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 					t0 := time.Now()
 					r := e.runner.Run(set, ent.DN, ent.Attrs)
 					e.inScripts += time.Since(t0)
+					if !r.OK() {
+						metrics.ScriptErrors.WithLabelValues("dirsync").Add(float64(len(r.Errors)))
+					}
 					res = &r
 				}
 				found = append(found, match{u: u, name: name, person: person, dn: ent.DN, res: res})

@@ -2,11 +2,14 @@ package dirsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/authority-server/authority/internal/metrics"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/orgs"
@@ -60,19 +63,32 @@ type engine struct {
 }
 
 // execute runs the sync of the run in sl, records its end, frees the slot
-// and sends the summary email.
+// and sends the summary email. The run stops when ctx ends, when Cancel asks
+// the slot to stop, or when it has run longer than the syncTimeout setting;
+// it is then recorded as cancelled.
 func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time.Time) {
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
 		serves: map[int64]map[int64]bool{}, byName: map[string][]*scopeUser{}, sets: map[int64]*script.Set{},
 		runner: script.NewRunner(s.scriptLimit)}
+	bg := context.WithoutCancel(ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(sl.stopCtx, func() { cancel(context.Cause(sl.stopCtx)) })
+	defer stop()
+	if settings, err := s.settings(ctx); err == nil {
+		limit := settings.Timeout()
+		var cancelT context.CancelFunc
+		ctx, cancelT = context.WithTimeoutCause(ctx, limit, &StopRequest{Reason: fmt.Sprintf("it ran longer than syncTimeout (%s)", limit)})
+		defer cancelT()
+	}
 	tr := time.Now()
 	st, msg := e.run(ctx)
 	e.tRun = time.Since(tr)
-	bg := context.WithoutCancel(ctx)
-	if st == StatusFailed {
-		if ctx.Err() != nil {
-			msg = InterruptedMessage + " (" + msg + ")"
-		}
+	switch {
+	case st == StatusFailed && ctx.Err() != nil:
+		st, msg = StatusCancelled, e.cancelledMessage(context.Cause(ctx), msg)
+		e.log.cancelled(e.runID, e.orgIDs, msg)
+	case st == StatusFailed:
 		e.log.failed(e.runID, e.orgIDs, msg)
 	}
 	oc := e.orgCounts()
@@ -85,8 +101,46 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 		s.log.Error("DIRSYNC:: Could not record the end of run "+fmt.Sprint(e.runID)+": "+err.Error(), "thread", fmt.Sprintf("dirsync-%d", e.runID))
 	}
 	s.release(sl)
+	metrics.SyncEnded(string(st), e.tRun)
 	e.log.timings(e)
-	s.sendSummary(bg, e.runID, e.log)
+	mctx := bg
+	if s.base.Err() != nil {
+		// The server is stopping: the email must not hold the shutdown up.
+		var cancelM context.CancelFunc
+		mctx, cancelM = context.WithTimeout(bg, ShutdownMailTimeout)
+		defer cancelM()
+	}
+	s.sendSummary(mctx, e.runID, e.log)
+}
+
+// ShutdownMailTimeout bounds the summary email of a run cancelled because
+// the server is shutting down.
+const ShutdownMailTimeout = 3 * time.Second
+
+// cancelledMessage is the message of a run that stopped because it was asked
+// to (cause: a *StopRequest, or the end of the caller's context), with what
+// it had done by then; detail is the error the run stopped on.
+func (e *engine) cancelledMessage(cause error, detail string) string {
+	why := "the process was asked to stop"
+	var req *StopRequest
+	switch {
+	case errors.As(cause, &req):
+		why = req.Reason
+	case errors.Is(cause, context.DeadlineExceeded):
+		why = "its deadline passed"
+	}
+	done := "nobody was deactivated"
+	if n := e.total.Deactivated + e.total.Blocked; n > 0 {
+		done = fmt.Sprintf("%d user(s) were deactivated or blocked before the cancel and stay so", n)
+	}
+	if !strings.HasPrefix(why, "cancelled") {
+		why = "cancelled: " + why
+	}
+	msg := fmt.Sprintf("%s. Every user is either fully changed or untouched; the changes committed before the cancel are kept and listed; %s; the next run completes the work", why, done)
+	if detail != "" {
+		msg += " (stopped at: " + detail + ")"
+	}
+	return msg
 }
 
 // run does the work and returns the final status and message.
@@ -161,6 +215,10 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 		return StatusFailed, err.Error()
 	}
 	e.tSearch = time.Since(ts)
+	if err := ctx.Err(); err != nil {
+		// A cancelled run never starts deactivating.
+		return StatusFailed, "before the deactivations: " + err.Error()
+	}
 	td := time.Now()
 	st, msg, err = e.deactivate(ctx)
 	e.tDeactivate = time.Since(td)

@@ -119,10 +119,10 @@ func (s *Service) StartScheduler(ctx context.Context) {
 	if s.schedStop != nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	stop := context.AfterFunc(s.base, cancel)
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(s.base, func() { cancel(context.Cause(s.base)) })
 	done := make(chan struct{})
-	s.schedStop, s.schedDone = func() { stop(); cancel() }, done
+	s.schedStop, s.schedDone = func() { stop(); cancel(ErrShutdown) }, done
 	go func() {
 		defer close(done)
 		s.schedule(ctx)
@@ -130,7 +130,7 @@ func (s *Service) StartScheduler(ctx context.Context) {
 }
 
 // StopScheduler stops the scheduler and waits for it (and a scheduled run
-// going on, which is cancelled and recorded as failed).
+// going on, which is cancelled and recorded as cancelled).
 func (s *Service) StopScheduler() {
 	s.schedMu.Lock()
 	stop, done := s.schedStop, s.schedDone

@@ -50,8 +50,8 @@ type Service struct {
 	scriptLimit time.Duration
 	mailTimeout time.Duration
 
-	base   context.Context // cancelled by Close: stops runs and the scheduler
-	cancel context.CancelFunc
+	base   context.Context // cancelled by Close (cause ErrShutdown): stops runs and the scheduler
+	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup // background runs (until their email is sent)
 
 	mu     sync.Mutex
@@ -74,6 +74,12 @@ type Service struct {
 type slot struct {
 	runID int64
 	lock  *fileLock
+	// stop asks the run to stop: execute's context follows stopCtx, and
+	// Cancel calls stop with the reason (a *StopRequest) at any time after
+	// the slot was taken.
+	stopCtx context.Context
+	stop    context.CancelCauseFunc
+	ended   chan struct{} // closed when the run has been recorded and the slot released
 }
 
 // New returns a Service. Call Recover once at start and Close at the end.
@@ -87,7 +93,7 @@ func New(cfg Config) *Service {
 	if cfg.MailTimeout <= 0 {
 		cfg.MailTimeout = time.Minute
 	}
-	base, cancel := context.WithCancel(context.Background())
+	base, cancel := context.WithCancelCause(context.Background())
 	return &Service{db: cfg.DB, orgs: cfg.Orgs, users: cfg.Users, ldap: cfg.LDAP, box: cfg.Box, log: cfg.Log,
 		now: cfg.Now, lockFile: cfg.LockFile, scriptLimit: cfg.ScriptLimit, mailTimeout: cfg.MailTimeout,
 		base: base, cancel: cancel}
@@ -145,7 +151,8 @@ func (s *Service) acquire(ctx context.Context) (*slot, error) {
 	if s.cur != nil {
 		return nil, errRunning(s.cur.runID)
 	}
-	sl := &slot{}
+	sl := &slot{ended: make(chan struct{})}
+	sl.stopCtx, sl.stop = context.WithCancelCause(context.Background())
 	if s.lockFile != "" {
 		lk, ok, err := tryLockFile(s.lockFile)
 		if err != nil {
@@ -172,6 +179,12 @@ func (s *Service) release(sl *slot) {
 	sl.lock.unlock()
 	if s.cur == sl {
 		s.cur = nil
+	}
+	sl.stop(nil)
+	select {
+	case <-sl.ended:
+	default:
+		close(sl.ended)
 	}
 }
 
@@ -200,7 +213,9 @@ func (s *Service) begin(ctx context.Context, req Request) (sl *slot, id int64, s
 		s.release(sl)
 		return nil, 0, time.Time{}, err
 	}
+	s.mu.Lock()
 	sl.runID = id
+	s.mu.Unlock()
 	return sl, id, start, nil
 }
 
@@ -229,9 +244,9 @@ func (s *Service) Run(ctx context.Context, req Request) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.base, cancel)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(s.base, func() { cancel(context.Cause(s.base)) })
 	defer stop()
 	s.execute(ctx, sl, req, start)
 	return s.Get(context.WithoutCancel(ctx), id, ListOptions{ChangesLimit: 100})
@@ -251,13 +266,14 @@ func (s *Service) Wait(ctx context.Context) error {
 }
 
 // Close stops the scheduler, cancels a run going on (it is recorded as
-// failed, interrupted) and waits for background runs to end.
+// cancelled, the server shutting down) and waits for background runs to
+// end. It may be called more than once.
 func (s *Service) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.cancel(ErrShutdown)
 	s.StopScheduler()
-	s.cancel()
 	s.wg.Wait()
 	return nil
 }
@@ -294,3 +310,53 @@ const (
 
 // LockFileName is the name of the run lock file inside the data directory.
 const LockFileName = "dirsync.lock"
+
+// StopRequest is why a run was asked to stop: the cause of its context's
+// cancellation. A run stopped by one is recorded as cancelled, with Reason
+// in its message.
+type StopRequest struct{ Reason string }
+
+func (r *StopRequest) Error() string { return r.Reason }
+
+// ErrShutdown stops the runs of a server that is shutting down (Close).
+var ErrShutdown = &StopRequest{Reason: "the server is shutting down"}
+
+// CancelWait bounds how long Cancel waits for the run to wind down.
+const CancelWait = 10 * time.Second
+
+// Cancel asks run id, going on in this process, to stop, as the
+// administrator by asks: the run ends as cancelled (a run cancelled before
+// its deactivations never starts them; what it committed stays and is
+// listed). Cancel waits for the run to be recorded (at most CancelWait or
+// until ctx ends) and returns it. A run that has ended, or runs in another
+// process (authority sync), is a Conflict; an unknown run NotFound.
+func (s *Service) Cancel(ctx context.Context, id int64, by *Subject) (Run, error) {
+	s.mu.Lock()
+	sl := s.cur
+	if sl != nil && sl.runID != id {
+		sl = nil
+	}
+	s.mu.Unlock()
+	if sl == nil {
+		run, err := s.Get(ctx, id, ListOptions{ChangesLimit: 100})
+		if err != nil {
+			return Run{}, err
+		}
+		if run.Status == StatusRunning {
+			return Run{}, apperr.Conflict("", "directory sync run %d runs in another process on this data directory (authority sync): stop that process (Ctrl-C or SIGTERM) to cancel it", id)
+		}
+		return Run{}, apperr.Conflict("", "directory sync run %d has already ended (%s): there is nothing to cancel", id, run.Status)
+	}
+	who := "system"
+	if by != nil {
+		who = fmt.Sprintf("%d/%s", by.UserID, by.Username)
+	}
+	sl.stop(&StopRequest{Reason: "cancelled by " + who})
+	wait, cancel := context.WithTimeout(ctx, CancelWait)
+	defer cancel()
+	select {
+	case <-sl.ended:
+	case <-wait.Done():
+	}
+	return s.Get(context.WithoutCancel(ctx), id, ListOptions{ChangesLimit: 100})
+}

@@ -210,10 +210,11 @@ func TestSyncSearchFailsOnThirdPage(t *testing.T) {
 	}
 }
 
-// TestSyncInterruptedRun: a run cut short in the middle (here: cancelled
-// after its first page, as a shutdown does) leaves every user either fully
-// changed or untouched, is recorded as failed, and the next run completes
-// the work. A run a crash left "running" is marked failed at the next start.
+// TestSyncInterruptedRun: a run cut short in the middle (here: its context
+// cancelled after its first page, as a shutdown does) leaves every user
+// either fully changed or untouched, is recorded as cancelled, and the next
+// run completes the work. A run a crash left "running" is marked failed at
+// the next start.
 func TestSyncInterruptedRun(t *testing.T) {
 	e := start(t)
 	people := testenv.GeneratePeople(1200, 11)
@@ -235,7 +236,7 @@ func TestSyncInterruptedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Status != dirsync.StatusFailed || !strings.Contains(run.Message, "interrupted") {
+	if run.Status != dirsync.StatusCancelled || !strings.Contains(run.Message, "cancelled: the process was asked to stop") {
 		t.Fatalf("run: %s %q", run.Status, run.Message)
 	}
 	changed := 0

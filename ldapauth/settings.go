@@ -27,6 +27,10 @@ const (
 	DefaultValveMinUsers = 10
 	// MinSyncInterval is the shortest schedule accepted.
 	MinSyncInterval = time.Minute
+	// DefaultSyncTimeout cancels a sync run that runs longer.
+	DefaultSyncTimeout = "2h"
+	// MinSyncTimeout is the shortest syncTimeout accepted.
+	MinSyncTimeout = time.Minute
 )
 
 // Settings are the LDAP settings of Settings > Security > LDAP
@@ -43,12 +47,26 @@ type Settings struct {
 	// deactivates nobody.
 	ValvePercent  int `json:"valvePercent"`
 	ValveMinUsers int `json:"valveMinUsers"`
+	// SyncTimeout is a Go duration of at least 1m ("2h"): a sync run that
+	// runs longer is cancelled.
+	SyncTimeout string `json:"syncTimeout"`
 }
 
 // DefaultSettings are the settings before an administrator saves any.
 func DefaultSettings() Settings {
 	return Settings{RegistrantsNotFound: RegistrantsDeny, SyncInterval: DefaultSyncInterval,
-		ValvePercent: DefaultValvePercent, ValveMinUsers: DefaultValveMinUsers}
+		ValvePercent: DefaultValvePercent, ValveMinUsers: DefaultValveMinUsers, SyncTimeout: DefaultSyncTimeout}
+}
+
+// Timeout returns how long a sync run may run before it is cancelled: the
+// SyncTimeout setting, or the default when it is empty or does not parse
+// (SaveSettings never stores such a value).
+func (s Settings) Timeout() time.Duration {
+	if d, err := time.ParseDuration(strings.TrimSpace(s.SyncTimeout)); err == nil && d > 0 {
+		return d
+	}
+	d, _ := time.ParseDuration(DefaultSyncTimeout)
+	return d
 }
 
 // Interval returns the sync interval, and false for "never" (or a value that
@@ -131,6 +149,19 @@ func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, erro
 		}
 		out.SyncInterval = iv
 	}
+	switch st := strings.TrimSpace(in.SyncTimeout); st {
+	case "":
+		out.SyncTimeout = DefaultSyncTimeout
+	default:
+		d, err := time.ParseDuration(st)
+		if err != nil {
+			return Settings{}, apperr.Invalid("syncTimeout", "%q is not a duration: write e.g. \"2h\" or \"90m\"", st)
+		}
+		if d < MinSyncTimeout {
+			return Settings{}, apperr.Invalid("syncTimeout", "%s is too short: at least 1m", st)
+		}
+		out.SyncTimeout = st
+	}
 	if in.ValvePercent < 0 || in.ValvePercent > 100 {
 		return Settings{}, apperr.Invalid("valvePercent", "must be from 0 to 100, not %d", in.ValvePercent)
 	}
@@ -151,6 +182,6 @@ func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, erro
 		return Settings{}, err
 	}
 	s.log.Info("ldap settings saved", "registrantsNotFound", out.RegistrantsNotFound, "syncInterval", out.SyncInterval,
-		"valvePercent", out.ValvePercent, "valveMinUsers", out.ValveMinUsers)
+		"valvePercent", out.ValvePercent, "valveMinUsers", out.ValveMinUsers, "syncTimeout", out.SyncTimeout)
 	return out, nil
 }

@@ -17,6 +17,7 @@ import (
 //	POST /dirsync/runs {"simulate","overrideValve"} → 202 {"id","status":"running"}; 409 while a run goes on
 //	GET  /dirsync/runs?limit=&offset=&changesLimit= → [run...], newest first (X-Total-Count: all runs)
 //	GET  /dirsync/runs/{id}?changesLimit=&changesOffset= → run with its change lines
+//	POST /dirsync/runs/{id}/cancel → the run once it has stopped (status cancelled); 409 when it has ended
 //	GET  /dirsync/status → {"running","runningId","lastRunAt","nextRunAt","interval","lastRun"}
 //	GET  /settings/notifications, PUT /settings/notifications → {"emails","smtp":{...}}
 //	POST /settings/notifications/test → 204 when a test email was sent
@@ -24,6 +25,7 @@ func (s *Server) dirsyncRoutes(r chi.Router) {
 	r.Post("/dirsync/runs", s.handleStartSync)
 	r.Get("/dirsync/runs", s.handleListSyncRuns)
 	r.Get("/dirsync/runs/{id}", s.handleGetSyncRun)
+	r.Post("/dirsync/runs/{id}/cancel", s.handleCancelSyncRun)
 	r.Get("/dirsync/status", s.handleSyncStatus)
 	r.Get("/settings/notifications", s.handleGetNotifications)
 	r.Put("/settings/notifications", s.handlePutNotifications)
@@ -127,6 +129,27 @@ func (s *Server) handleGetSyncRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, run)
+}
+
+// handleCancelSyncRun stops a run going on and answers it as recorded (200,
+// status cancelled), or 202 with the run still running when it has not wound
+// down within dirsync.CancelWait.
+func (s *Server) handleCancelSyncRun(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	a := admin(r)
+	run, err := s.Sync.Cancel(r.Context(), id, &dirsync.Subject{UserID: a.ID, Username: a.Username, OrgID: a.OrgID})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if run.Status == dirsync.StatusRunning {
+		status = http.StatusAccepted
+	}
+	s.writeJSON(w, status, run)
 }
 
 func (s *Server) handleSyncStatus(w http.ResponseWriter, r *http.Request) {

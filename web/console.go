@@ -264,6 +264,9 @@ func (s *Server) failPage(w http.ResponseWriter, r *http.Request, err error) {
 
 // explain turns a service error into a status and a message for a person.
 func (s *Server) explain(r *http.Request, err error) (int, string) {
+	if e, ok := s.dbFault(r, err); ok {
+		return http.StatusServiceUnavailable, sentence(e.Message)
+	}
 	e, ok := apperr.As(err)
 	if !ok {
 		s.Log.Error("console: internal error", "method", r.Method, "path", r.URL.Path, "err", err)

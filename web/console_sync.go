@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ func (s *Server) consoleSyncRoutes(r chi.Router) {
 	r.Get("/sync/runs", s.consoleSyncRuns)
 	r.Post("/sync/runs", s.consoleStartSync)
 	r.Get("/sync/runs/{id}", s.consoleSyncRun)
+	r.Post("/sync/runs/{id}/cancel", s.consoleCancelSync)
 	r.Get("/sync/status.json", s.consoleSyncStatus)
 	r.Get("/settings/notifications", s.consoleNotifications)
 	r.Post("/settings/notifications", s.consoleSaveNotifications)
@@ -129,6 +131,43 @@ func (s *Server) consoleStartSync(w http.ResponseWriter, r *http.Request) {
 		what = "Directory sync (overriding the safety valve once)"
 	}
 	s.done(w, r, back, "ok", fmt.Sprintf("%s %d started.", what, run.ID))
+}
+
+// consoleCancelSync is the Cancel button of a running sync: it stops the run
+// and shows it.
+func (s *Server) consoleCancelSync(w http.ResponseWriter, r *http.Request) {
+	if s.syncUnavailable(w, r) {
+		return
+	}
+	id, ok := s.pagePathID(w, r, "id")
+	if !ok {
+		return
+	}
+	back := "/sync/runs/" + strconv.FormatInt(id, 10)
+	a := admin(r)
+	run, err := s.Sync.Cancel(r.Context(), id, &dirsync.Subject{UserID: a.ID, Username: a.Username, OrgID: a.OrgID})
+	if err != nil {
+		_, msg := s.explain(r, err)
+		s.done(w, r, back, "error", msg)
+		return
+	}
+	if run.Status == dirsync.StatusRunning {
+		s.done(w, r, back, "warn", fmt.Sprintf("Run %d was asked to stop and is winding down.", id))
+		return
+	}
+	s.done(w, r, back, "ok", fmt.Sprintf("Run %d was cancelled.", id))
+}
+
+// cancelRunArgs are the arguments of the "cancelrun" template.
+type cancelRunArgs struct {
+	ID        int64
+	CSRFField template.HTML
+}
+
+func init() {
+	templateFuncs["cancelRun"] = func(id int64, csrfField template.HTML) cancelRunArgs {
+		return cancelRunArgs{ID: id, CSRFField: csrfField}
+	}
 }
 
 // syncRunsPageSize is how many runs a page of the history shows.

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/dbfault"
 	"github.com/authority-server/authority/users"
 )
 
@@ -53,8 +54,14 @@ func httpStatus(k apperr.Kind) int {
 }
 
 // fail turns err into the documented JSON error with the status of its kind.
-// Errors that are not classified are logged and answered 500 without detail.
+// A database that cannot be written (read-only, full, I/O error, busy) is 503
+// with what to fix, logged as ERROR. Errors that are not classified are
+// logged and answered 500 without detail.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if e, ok := s.dbFault(r, err); ok {
+		s.writeError(w, http.StatusServiceUnavailable, e.Message, nil)
+		return
+	}
 	e, ok := apperr.As(err)
 	if !ok {
 		if errors.Is(err, context.Canceled) {
@@ -78,6 +85,16 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.Log.Warn("web: dependency unavailable", "path", r.URL.Path, "err", err)
 	}
 	s.writeError(w, status, msg, extra)
+}
+
+// dbFault logs a database fault in err's chain as ERROR and returns it as an
+// apperr Unavailable error; false when err is no database fault.
+func (s *Server) dbFault(r *http.Request, err error) (*apperr.Error, bool) {
+	e, ok := dbfault.Unavailable(err)
+	if ok {
+		s.Log.Error("web: database fault: "+e.Message, "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	return e, ok
 }
 
 // decodeJSON reads the body into v, refusing unknown fields, trailing data,

@@ -10,6 +10,7 @@ import (
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.recoverer, securityHeaders)
+	r.Use(s.countSignIns, s.strictTransport) // ops.go
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(limitBody)
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -30,6 +31,7 @@ func (s *Server) routes() http.Handler {
 			s.auditRoutes(r)   // api_audit.go
 		})
 	})
+	s.opsRoutes(r)     // ops.go
 	s.consoleRoutes(r) // console*.go
 	return r
 }

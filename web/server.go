@@ -9,6 +9,7 @@ import (
 
 	"github.com/authority-server/authority/dirsync"
 	"github.com/authority-server/authority/internal/audit"
+	"github.com/authority-server/authority/internal/health"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/legalhold"
 	"github.com/authority-server/authority/orgs"
@@ -34,15 +35,23 @@ type Server struct {
 	// Audit is the audit log: the services record administrators' changes in
 	// it (auditActor says who acts); GET /audit and the Audit log page read it.
 	Audit *audit.Log
+	// Health answers /readyz (ready with no checks when nil).
+	Health *health.Checker
+	// Metrics answers /metrics (metrics.Handler() when nil).
+	Metrics http.Handler
 }
 
 // Handler returns the HTTP handler for the API and the console.
 func (s *Server) Handler() http.Handler {
+	s.defaults()
+	return s.routes()
+}
+
+func (s *Server) defaults() {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
 	if s.Now == nil {
 		s.Now = time.Now
 	}
-	return s.routes()
 }

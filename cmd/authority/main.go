@@ -1,6 +1,6 @@
 // Command authority is the backup authority server's LDAP integration module:
 //
-//	authority serve [--data DIR] [--listen ADDR] [--demo]
+//	authority serve [--data DIR] [--listen ADDR] [--demo] [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR]
 //	authority sync [--data DIR] [--simulate]
 //	authority admin reset-password USERNAME [--data DIR]
 //
@@ -37,7 +37,7 @@ func main() {
 type usageError struct{ error }
 
 const usage = `usage:
-  authority serve [--data DIR] [--listen ADDR] [--demo]
+  authority serve [--data DIR] [--listen ADDR] [--demo] [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR]
   authority sync  [--data DIR] [--simulate] [--override-valve]
   authority admin reset-password USERNAME [--data DIR]
 
@@ -74,16 +74,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", authority.DefaultDataDir, "data directory (database, key, logs)")
 	listen := fs.String("listen", authority.DefaultListen, "address to listen on")
 	demo := fs.Bool("demo", false, "also start an in-process test directory with sample users and an org Demo")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
+	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
+	metricsListen := fs.String("metrics-listen", "", "also serve /metrics (no token), /healthz and /readyz on this address")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	app, err := authority.Open(ctx, authority.Config{DataDir: *data, Listen: *listen, Demo: *demo,
-		AdminPassword: os.Getenv(authority.AdminPasswordEnv), Stdout: stdout, LogStderr: true})
+		AdminPassword: os.Getenv(authority.AdminPasswordEnv), Stdout: stdout, LogStderr: true,
+		TLSCert: *tlsCert, TLSKey: *tlsKey, MetricsListen: *metricsListen})
 	if err != nil {
 		return err
 	}
 	defer app.Close()
 	return app.Serve(ctx, func(addr string) {
-		fmt.Fprintf(stdout, "authority is listening on http://%s/ (data in %s; log in %s/logs/authority.log)\n", addr, *data, *data)
+		fmt.Fprintf(stdout, "authority is listening on %s://%s/ (data in %s; log in %s/logs/authority.log)\n", app.Scheme(), addr, *data, *data)
+		if m := app.MetricsAddr(); m != "" {
+			fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", m)
+		}
 	})
 }

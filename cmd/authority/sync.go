@@ -28,9 +28,10 @@ func (e exitError) Unwrap() error { return e.err }
 var exit = os.Exit
 
 // syncOnce runs one directory sync on the data directory and prints its
-// summary. Exit codes: 0 when the run ended ok, 1 when it failed or could not
-// start, 3 when the safety valve stopped its deactivations (the process exits
-// here, after the app is closed, since main knows only 1 and 2).
+// summary. Exit codes: 0 when the run ended ok, 1 when it failed, was
+// cancelled (Ctrl-C, SIGTERM) or could not start, 3 when the safety valve
+// stopped its deactivations (the process exits here, after the app is
+// closed, since main knows only 1 and 2).
 func syncOnce(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	err := runSync(ctx, args, stdout, stderr)
 	var ee exitError
@@ -69,6 +70,8 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	case dirsync.StatusValve:
 		return exitError{code: exitValve, err: errors.New("sync: " + dirsync.ValveMessage + " (run again with --override-valve to deactivate anyway)")}
+	case dirsync.StatusCancelled:
+		return fmt.Errorf("sync: run %d was cancelled: %s", run.ID, run.Message)
 	default:
 		return fmt.Errorf("sync: run %d failed: %s", run.ID, run.Message)
 	}

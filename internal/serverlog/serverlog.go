@@ -169,10 +169,11 @@ func levelName(l slog.Level) string {
 type File struct{ *lumberjack.Logger }
 
 // OpenFile opens (creating) dataDir/logs/authority.log, rotated at 50 MB with
-// ten old files kept, so the log cannot fill the disk.
+// ten old files kept, so the log cannot fill the disk. The directory is 0700
+// and lumberjack creates the files 0600.
 func OpenFile(dataDir string) (*File, error) {
 	dir := filepath.Join(dataDir, "logs")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("serverlog: create %s: %w", dir, err)
 	}
 	return &File{&lumberjack.Logger{

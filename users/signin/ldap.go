@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/metrics"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/orgs"
@@ -141,6 +142,7 @@ func (d *Directory) Register(ctx context.Context, org orgs.Org, req Request) (us
 	res := runner.Run(set, entry.DN, entry.Attrs)
 	d.runners.Put(runner)
 	if !res.OK() {
+		metrics.ScriptErrors.WithLabelValues("signin").Add(float64(len(res.Errors)))
 		d.Log.Warn("sign-in: registration refused: a directory script failed", "server", srv.Name, "username", req.Username, "dn", entry.DN, "errors", strings.Join(res.Errors, "; "))
 		return users.NewUser{}, true, ErrScriptsFailed
 	}
