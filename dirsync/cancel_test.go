@@ -118,6 +118,14 @@ func TestCancelRunThroughAPI(t *testing.T) {
 	if code := e.Do("POST", "/api/v1/dirsync/runs/999/cancel", nil, nil); code != 404 {
 		t.Errorf("cancelling an unknown run: %d, want 404", code)
 	}
+	var audited struct {
+		Total   int
+		Entries []struct{ Actor, Target string }
+	}
+	if code := e.Do("GET", "/api/v1/audit?action=dirsync.run.cancel", nil, &audited); code != 200 || audited.Total != 1 ||
+		audited.Entries[0].Actor != "admin" || audited.Entries[0].Target != fmt.Sprintf("dirsync-run:%d", run.ID) {
+		t.Errorf("audit of the cancel (only the one that stopped a run): %d %+v", code, audited)
+	}
 	if n := cancelledRuns(t, e); n != cancelledBefore+1 {
 		t.Errorf("authority_dirsync_runs_total{status=\"cancelled\"} went from %v to %v", cancelledBefore, n)
 	}

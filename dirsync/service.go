@@ -11,6 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/secret"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/orgs"
@@ -350,6 +351,9 @@ func (s *Service) Cancel(ctx context.Context, id int64, by *Subject) (Run, error
 	who := "system"
 	if by != nil {
 		who = fmt.Sprintf("%d/%s", by.UserID, by.Username)
+	}
+	if err := audit.Record(ctx, audit.SyncRunCancel, audit.Target("dirsync-run", id, ""), []audit.Change{audit.Field("status", string(StatusRunning), string(StatusCancelled))}); err != nil {
+		return Run{}, err
 	}
 	sl.stop(&StopRequest{Reason: "cancelled by " + who})
 	wait, cancel := context.WithTimeout(ctx, CancelWait)
