@@ -17,6 +17,7 @@ func TestMigrationTakesSysadminFromDirectories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
 	if _, err := db.Exec(`UPDATE roles SET in_mapping = 1 WHERE name = 'SYSADMIN';
 		INSERT INTO orgs(name, registration_key, default_roles, created_at) VALUES
 			('Ops', 'AAAA-BBBB-CCCC-DDDD', '["Desktop User","sysadmin","PROe User"]', '2026-01-01T00:00:00Z'),
@@ -33,7 +34,6 @@ func TestMigrationTakesSysadminFromDirectories(t *testing.T) {
 	if _, err := db.Exec(string(text)); err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	var inMapping bool
 	if err := db.Get(&inMapping, `SELECT in_mapping FROM roles WHERE name = 'SYSADMIN'`); err != nil || inMapping {
 		t.Errorf("SYSADMIN on the Role Mapping list after migration: %t, %v", inMapping, err)
