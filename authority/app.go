@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -48,6 +49,10 @@ type Config struct {
 	Now           func() time.Time // the clock; time.Now when nil
 	Stdout        io.Writer        // where first-start messages go; os.Stdout when nil
 	LogStderr     bool             // copy the server log to stderr as well
+
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (--trusted-proxies, parsed by clientaddr.ParseTrusted); nil: none.
+	TrustedProxies []netip.Prefix
 }
 
 // App is the assembled server.
@@ -141,6 +146,7 @@ func (a *App) wire(ctx context.Context) error {
 	}
 	a.Web = &web.Server{Orgs: a.Orgs, Users: a.Users, Holds: a.Holds, SignIn: a.SignIn, LDAP: a.LDAP, Sync: a.Sync,
 		Log: a.Log.With(serverlog.ThreadKey, "http"), Now: now}
+	a.Web.TrustedProxies = a.Config.TrustedProxies
 	return nil
 }
 

@@ -1,6 +1,6 @@
 // Command authority is the backup authority server's LDAP integration module:
 //
-//	authority serve [--data DIR] [--listen ADDR] [--demo]
+//	authority serve [--data DIR] [--listen ADDR] [--demo] [--trusted-proxies LIST]
 //	authority sync [--data DIR] [--simulate]
 //	authority admin reset-password USERNAME [--data DIR]
 //
@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/authority-server/authority/authority"
+	"github.com/authority-server/authority/internal/clientaddr"
 )
 
 func main() {
@@ -37,7 +38,7 @@ func main() {
 type usageError struct{ error }
 
 const usage = `usage:
-  authority serve [--data DIR] [--listen ADDR] [--demo]
+  authority serve [--data DIR] [--listen ADDR] [--demo] [--trusted-proxies LIST]
   authority sync  [--data DIR] [--simulate] [--override-valve]
   authority admin reset-password USERNAME [--data DIR]
 
@@ -74,11 +75,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", authority.DefaultDataDir, "data directory (database, key, logs)")
 	listen := fs.String("listen", authority.DefaultListen, "address to listen on")
 	demo := fs.Bool("demo", false, "also start an in-process test directory with sample users and an org Demo")
+	trusted := fs.String("trusted-proxies", "", "comma-separated IPs and CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
+	proxies, err := clientaddr.ParseTrusted(*trusted)
+	if err != nil {
+		return usageError{err}
+	}
 	app, err := authority.Open(ctx, authority.Config{DataDir: *data, Listen: *listen, Demo: *demo,
-		AdminPassword: os.Getenv(authority.AdminPasswordEnv), Stdout: stdout, LogStderr: true})
+		AdminPassword: os.Getenv(authority.AdminPasswordEnv), Stdout: stdout, LogStderr: true,
+		TrustedProxies: proxies})
 	if err != nil {
 		return err
 	}
