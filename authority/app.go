@@ -21,6 +21,7 @@ import (
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/internal/secret"
 	"github.com/authority-server/authority/internal/serverlog"
+	"github.com/authority-server/authority/internal/throttle"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/legalhold"
 	"github.com/authority-server/authority/orgs"
@@ -139,6 +140,11 @@ func (a *App) wire(ctx context.Context) error {
 	a.SignIn = &signin.Service{DB: a.DB, Orgs: a.Orgs, Users: a.Users}
 	a.LDAP = ldapauth.NewService(a.DB, a.Box, a.Log.With(serverlog.LoggerKey, "ldapauth"))
 	a.SignIn.LDAP = signin.NewDirectory(a.LDAP, a.Orgs, a.Users, a.Log.With(serverlog.LoggerKey, "signin"))
+	a.SignIn.Throttle = throttle.New(now, throttle.DefaultLimits())
+	a.SignIn.Log = a.Log.With(serverlog.ThreadKey, "http", serverlog.LoggerKey, "signin")
+	if err := a.SignIn.ApplySettings(ctx); err != nil {
+		return err
+	}
 	a.Sync = dirsync.New(dirsync.Config{DB: a.DB, Orgs: a.Orgs, Users: a.Users, LDAP: a.LDAP, Box: a.Box, Log: a.Log, Now: now, LockFile: filepath.Join(a.Config.DataDir, dirsync.LockFileName)})
 	a.onClose(a.Sync.Close)
 	if err := a.Sync.Recover(ctx); err != nil {

@@ -26,6 +26,9 @@ func (s *Server) routes() http.Handler {
 			s.coreRoutes(r)    // api_core.go
 			s.ldapRoutes(r)    // api_ldap.go
 			s.dirsyncRoutes(r) // api_dirsync.go
+
+			// Sign-in security settings: api_security.go.
+			s.securityRoutes(r)
 		})
 	})
 	s.consoleRoutes(r) // console*.go

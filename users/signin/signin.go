@@ -10,11 +10,13 @@ package signin
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/throttle"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
 )
@@ -71,6 +73,11 @@ type Service struct {
 	// LDAP authenticates and registers users of orgs that use LDAP; nil means
 	// LDAP sign-in is not available (every LDAP org user gets 503).
 	LDAP LDAPFlow
+	// Throttle counts failed sign-ins and refuses attempts over the limits
+	// (SPEC section 10); nil: no throttling. SaveSettings sets its limits.
+	Throttle *throttle.Throttle
+	// Log receives the sign-in log (AUTH:: lines); slog.Default() when nil.
+	Log *slog.Logger
 }
 
 // LDAPFlow is the LDAP half of sign-in, implemented over package ldapauth.
@@ -88,20 +95,49 @@ type LDAPFlow interface {
 	NotFoundOrg(ctx context.Context) (int64, bool, error)
 }
 
-// Login runs the whole flow.
-func (s *Service) Login(ctx context.Context, req Request) (Result, error) {
-	if req.Password == "" || strings.TrimSpace(req.Username) == "" {
+// Login runs the whole flow for a request from the client address from
+// (which the throttle counts and the sign-in log names).
+//
+// Before any lookup it asks the throttle: a username or address over its
+// limits gets a *throttle.Refused (429), without a password check or
+// directory traffic. An over-long username is refused at once (uncounted).
+// Wrong credentials and unknown usernames count as failures; a right
+// password refused because the user is blocked or deactivated does not; a
+// success clears the username's count. Every refusal is an AUTH:: log line.
+// A refused sign-in costs one bcrypt comparison whether or not the username
+// exists (against a dummy hash where no real one is compared) and, in an
+// LDAP org, the same directory work.
+func (s *Service) Login(ctx context.Context, req Request, from string) (Result, error) {
+	name := strings.TrimSpace(req.Username)
+	if tooLong(name) {
+		s.refuse(name, from, ReasonUnknownUser, false)
 		return Result{}, ErrInvalidCredentials
 	}
-	u, err := s.Users.ByUsername(ctx, strings.TrimSpace(req.Username))
+	if err := s.admit(name, from); err != nil {
+		return Result{}, err
+	}
+	if name == "" {
+		s.refuse(name, from, ReasonUnknownUser, true)
+		return Result{}, ErrInvalidCredentials
+	}
+	if req.Password == "" {
+		s.refuse(name, from, ReasonBadPassword, true)
+		return Result{}, ErrInvalidCredentials
+	}
+	u, err := s.Users.ByUsername(ctx, name)
 	switch {
 	case err == nil:
 		if err := s.verify(ctx, u, req.Password); err != nil {
+			if IsInvalidCredentials(err) {
+				s.refuse(name, from, ReasonBadPassword, true)
+			}
 			return Result{}, err
 		}
 		if u.Status != users.StatusActive {
+			s.refuseStatus(u, from)
 			return Result{}, &StatusError{Status: u.Status, Reason: string(u.StatusReason)}
 		}
+		s.succeeded(name)
 		if req.DeviceGUID == "" {
 			return Result{User: u}, nil
 		}
@@ -109,26 +145,57 @@ func (s *Service) Login(ctx context.Context, req Request) (Result, error) {
 	case !apperr.Is(err, apperr.KindNotFound):
 		return Result{}, err
 	}
-	return s.register(ctx, req)
+	return s.register(ctx, req, from)
 }
 
-// Verify authenticates an existing user by the method of its org, whatever
-// its status (callers decide what status allows).
-func (s *Service) Verify(ctx context.Context, username, password string) (users.User, error) {
-	if password == "" || strings.TrimSpace(username) == "" {
+// Verify authenticates an existing user by the method of its org, for a
+// client at address from, whatever the user's status (callers decide what
+// status allows). It applies the throttle as Login does (a refusal is a
+// *throttle.Refused), counts wrong credentials and unknown usernames as
+// failures, logs them, and clears the username's count when the password is
+// right and the user active.
+func (s *Service) Verify(ctx context.Context, username, password, from string) (users.User, error) {
+	name := strings.TrimSpace(username)
+	if tooLong(name) {
+		s.refuse(name, from, ReasonUnknownUser, false)
 		return users.User{}, ErrInvalidCredentials
 	}
-	u, err := s.Users.ByUsername(ctx, strings.TrimSpace(username))
+	if err := s.admit(name, from); err != nil {
+		return users.User{}, err
+	}
+	if name == "" || password == "" {
+		why := ReasonBadPassword
+		if name == "" {
+			why = ReasonUnknownUser
+		}
+		s.refuse(name, from, why, true)
+		return users.User{}, ErrInvalidCredentials
+	}
+	u, err := s.Users.ByUsername(ctx, name)
 	if err != nil {
 		if apperr.Is(err, apperr.KindNotFound) {
 			users.BurnPasswordCheck(password)
+			s.refuse(name, from, ReasonUnknownUser, true)
 			return users.User{}, ErrInvalidCredentials
 		}
 		return users.User{}, err
 	}
-	return u, s.verify(ctx, u, password)
+	if err := s.verify(ctx, u, password); err != nil {
+		if IsInvalidCredentials(err) {
+			s.refuse(name, from, ReasonBadPassword, true)
+		}
+		return u, err
+	}
+	if u.Status == users.StatusActive {
+		s.succeeded(name)
+	}
+	return u, nil
 }
 
+// verify checks u's password by the method of its org. A refusal costs one
+// bcrypt comparison: the real one for a local password, a dummy one after
+// the directory refused an LDAP user (whose refusal would otherwise answer
+// far sooner than an unknown username's).
 func (s *Service) verify(ctx context.Context, u users.User, password string) error {
 	org, err := s.Orgs.Get(ctx, u.OrgID)
 	if err != nil {
@@ -138,7 +205,11 @@ func (s *Service) verify(ctx context.Context, u users.User, password string) err
 		if s.LDAP == nil {
 			return apperr.Unavailable(nil, "LDAP sign-in is not configured on this server")
 		}
-		return s.LDAP.Verify(ctx, u, org, password)
+		err := s.LDAP.Verify(ctx, u, org, password)
+		if IsInvalidCredentials(err) {
+			users.BurnPasswordCheck(password)
+		}
+		return err
 	}
 	if !users.CheckPassword(u, password) {
 		return ErrInvalidCredentials
@@ -146,32 +217,50 @@ func (s *Service) verify(ctx context.Context, u users.User, password string) err
 	return nil
 }
 
-func (s *Service) register(ctx context.Context, req Request) (Result, error) {
-	if strings.TrimSpace(req.RegistrationKey) == "" {
+// register creates a new user (SPEC section 5, step 3). Every refusal costs
+// one bcrypt comparison, and in an LDAP org the same directory work, whether
+// the directory knows the username or not.
+func (s *Service) register(ctx context.Context, req Request, from string) (Result, error) {
+	name := strings.TrimSpace(req.Username)
+	unknown := func() (Result, error) {
 		users.BurnPasswordCheck(req.Password)
+		s.refuse(name, from, ReasonUnknownUser, true)
 		return Result{}, ErrInvalidCredentials
 	}
-	if users.ValidateUsername(strings.TrimSpace(req.Username)) != nil {
+	if strings.TrimSpace(req.RegistrationKey) == "" {
+		return unknown()
+	}
+	if users.ValidateUsername(name) != nil {
 		// A username that cannot exist gets the same answer as one that does not.
-		users.BurnPasswordCheck(req.Password)
-		return Result{}, ErrInvalidCredentials
+		return unknown()
 	}
 	org, err := s.Orgs.ByRegistrationKey(ctx, req.RegistrationKey)
 	if err != nil {
 		if apperr.Is(err, apperr.KindNotFound) {
-			users.BurnPasswordCheck(req.Password)
-			return Result{}, ErrInvalidCredentials
+			return unknown()
 		}
 		return Result{}, err
 	}
-	nu := users.NewUser{Username: strings.TrimSpace(req.Username), Password: req.Password, OrgID: org.ID}
+	nu := users.NewUser{Username: name, Password: req.Password, OrgID: org.ID}
 	if org.UsesLDAP() {
 		if s.LDAP == nil {
 			return Result{}, apperr.Unavailable(nil, "LDAP sign-in is not configured on this server")
 		}
 		found := false
 		nu, found, err = s.LDAP.Register(ctx, org, req)
-		if err != nil {
+		var st *StatusError
+		switch {
+		case IsInvalidCredentials(err):
+			users.BurnPasswordCheck(req.Password)
+			s.refuse(name, from, ReasonBadPassword, true)
+			return Result{}, err
+		case errors.Is(err, ErrScriptsFailed):
+			s.refuse(name, from, ReasonScriptFailed, false)
+			return Result{}, err
+		case errors.As(err, &st):
+			s.refuse(name, from, ReasonDeactivated, false)
+			return Result{}, err
+		case err != nil:
 			return Result{}, err
 		}
 		if !found {
@@ -180,9 +269,9 @@ func (s *Service) register(ctx context.Context, req Request) (Result, error) {
 				return Result{}, err
 			}
 			if !ok {
-				return Result{}, ErrInvalidCredentials
+				return unknown()
 			}
-			nu = users.NewUser{Username: strings.TrimSpace(req.Username), Password: req.Password, OrgID: target}
+			nu = users.NewUser{Username: name, Password: req.Password, OrgID: target}
 		}
 	}
 	var id int64
@@ -194,6 +283,7 @@ func (s *Service) register(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	s.succeeded(name)
 	return s.withDevice(ctx, id, req)
 }
 
