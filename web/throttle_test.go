@@ -397,3 +397,31 @@ func TestConsoleSignInThrottled(t *testing.T) {
 	}
 }
 
+// The sign-in security form on Settings > Security > LDAP.
+func TestConsoleSecuritySettingsForm(t *testing.T) {
+	e := startConsole(t)
+	e.signIn()
+	body := e.follow("/settings/ldap")
+	if !strings.Contains(body, `id="security-settings"`) || !strings.Contains(body, `name="maxFailures" value="5"`) || !strings.Contains(body, `name="tokenLifetime" value="12h"`) {
+		t.Fatalf("no security form with the defaults:\n%s", body)
+	}
+	code, _, body := e.post("/settings/security", url.Values{"maxFailures": {"many"}, "tokenLifetime": {"2h"}}, false)
+	if code != http.StatusBadRequest || !strings.Contains(body, "whole number") {
+		t.Fatalf("bad maxFailures: %d\n%s", code, body)
+	}
+	code, _, body = e.post("/settings/security", url.Values{"maxFailures": {"7"}, "failureWindow": {"forever"}}, false)
+	if code != http.StatusBadRequest || !strings.Contains(body, "is not a duration") || !strings.Contains(body, `value="forever"`) {
+		t.Fatalf("bad failureWindow: %d\n%s", code, body)
+	}
+	code, loc, body := e.post("/settings/security", url.Values{"maxFailures": {"7"}, "failureWindow": {"30m"}, "maxLockout": {"2h"}, "perAddressFailures": {"40"}, "tokenLifetime": {"8h"}}, false)
+	if code != http.StatusSeeOther {
+		t.Fatalf("save: %d %s\n%s", code, loc, body)
+	}
+	st, err := e.app.SignIn.Settings(context.Background())
+	if err != nil || st.MaxFailures != 7 || st.FailureWindow != "30m" || st.MaxLockout != "2h" || st.PerAddressFailures != 40 || st.TokenLifetime != "8h" {
+		t.Fatalf("saved %+v %v", st, err)
+	}
+	if e.app.Users.TokenLifetime() != 8*time.Hour {
+		t.Fatalf("token lifetime in force: %v", e.app.Users.TokenLifetime())
+	}
+}
