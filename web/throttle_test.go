@@ -172,18 +172,19 @@ func ldapTestOrg(t *testing.T, e *authoritytest.Env, g *testenv.Glauth) orgs.Org
 }
 
 // A right password refused because the account is blocked or deactivated
-// is not a failure: ten of them, and the answer is still 403.
+// is not a failure: with maxFailures 2, three of them are still 403.
 func TestBlockedRightPasswordIsNotAFailure(t *testing.T) {
 	e := authoritytest.Start(t)
 	carol := e.LocalUser("carol", "carol-password-1")
 	dave := e.LocalUser("dave", "dave-password-1")
+	putSecurity(t, e, map[string]any{"maxFailures": 2})
 	if code := e.Do("POST", "/api/v1/users/"+itoa(carol.ID)+"/block", nil, nil); code != 200 {
 		t.Fatalf("block: %d", code)
 	}
 	if code := e.Do("POST", "/api/v1/users/"+itoa(dave.ID)+"/deactivate", nil, nil); code != 200 {
 		t.Fatalf("deactivate: %d", code)
 	}
-	for i := range 10 {
+	for i := range 3 {
 		if code, _, body := loginAs(t, e, "carol", "carol-password-1"); code != 403 {
 			t.Fatalf("blocked carol, attempt %d: %d %s", i+1, code, body)
 		}
@@ -192,11 +193,11 @@ func TestBlockedRightPasswordIsNotAFailure(t *testing.T) {
 		}
 	}
 	// Wrong passwords count as for anyone.
-	for range 5 {
+	for range 2 {
 		loginAs(t, e, "carol", "wrong")
 	}
 	code, h, body := loginAs(t, e, "carol", "carol-password-1")
-	wantThrottled(t, "blocked carol after five wrong passwords", code, h, body, "")
+	wantThrottled(t, "blocked carol after two wrong passwords", code, h, body, "")
 }
 
 // An over-long username is the usual 401 on /login and /auth/token.
