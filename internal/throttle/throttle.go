@@ -284,10 +284,11 @@ func (t *Throttle) failUser(key string, now int64) *userState {
 // lockout is the lockout after the streak-th failure of a lockout streak:
 // BaseLockout, doubled for each further failure, at most maxLockout.
 func lockout(streak int, maxLockout time.Duration) time.Duration {
-	if streak-1 >= 32 {
-		return maxLockout
+	d := BaseLockout
+	for i := 1; i < streak && d < maxLockout; i++ {
+		d *= 2 // d < maxLockout ≤ 24h: no overflow
 	}
-	return min(BaseLockout<<(streak-1), maxLockout)
+	return min(d, maxLockout)
 }
 
 // failAddr counts a failure from addr (when not "") and returns its state.

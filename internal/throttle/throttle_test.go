@@ -54,6 +54,9 @@ func TestRules(t *testing.T) {
 			refused("alice", a, time.Hour),
 			refused("alice", a, time.Hour),
 		}},
+		{"a long streak stays at maxLockout (no overflow)", Limits{}, []step{
+			fail("alice", a, 5), {op: "check", user: "alice", addr: b, times: 100, refused: true}, refused("alice", b, time.Hour),
+		}},
 		{"maxLockout below the base lockout", Limits{MaxLockout: 20 * time.Second}, []step{
 			fail("alice", a, 5), refused("alice", a, 20*time.Second), later(20*time.Second, ok("alice", a)),
 		}},
