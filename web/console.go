@@ -367,6 +367,7 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 		var ref *throttle.Refused
 		switch {
 		case errors.As(err, &ref):
+			holdBlocked(r, ref)
 			w.Header().Set("Retry-After", strconv.Itoa(ref.RetryAfterSeconds()))
 			status, v.Error = http.StatusTooManyRequests, "Too many sign-in attempts. Try again "+retryText(ref)+"."
 		case apperr.Is(err, apperr.KindUnauthorized):

@@ -55,7 +55,7 @@ func httpStatus(k apperr.Kind) int {
 // fail turns err into the documented JSON error with the status of its kind.
 // Errors that are not classified are logged and answered 500 without detail.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if s.throttled(w, err) {
+	if s.throttled(w, r, err) {
 		return
 	}
 	e, ok := apperr.As(err)

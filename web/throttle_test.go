@@ -17,6 +17,7 @@ import (
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/testenv"
+	"github.com/authority-server/authority/web"
 )
 
 const throttledBody = `{"error":"too many attempts; try again later"}`
@@ -231,8 +232,14 @@ func TestThrottlePerAddress(t *testing.T) {
 			t.Fatalf("%s: %d %s", u, code, body)
 		}
 	}
+	t0 := time.Now()
 	code, h, body := loginAs(t, e, "alice", "alice-password-1")
 	wantThrottled(t, "alice from the blocked address", code, h, body, "60")
+	// The answer to a blocked address is held (a client guessing as fast as
+	// it can gets a few answers a second).
+	if d := time.Since(t0); d < web.BlockedAddressDelay {
+		t.Fatalf("the answer to the blocked address came after %v, want at least %v", d, web.BlockedAddressDelay)
+	}
 	e.Clock.Advance(61 * time.Second)
 	if code, _, body := loginAs(t, e, "alice", "alice-password-1"); code != 200 {
 		t.Fatalf("a minute later: %d %s", code, body)
