@@ -115,10 +115,11 @@ type Throttle struct {
 }
 
 type userState struct {
-	fails  []int64 // unix-nano times of the failures in the window, oldest first (not locked out)
-	streak int     // failures since the lockout began; 0: not locked out
-	until  int64   // locked out until
-	last   int64   // the last failure
+	fails   []int64 // unix-nano times of the failures in the window, oldest first (not locked out)
+	streak  int     // failures since the lockout began; 0: not locked out
+	until   int64   // locked out until
+	last    int64   // the last failure
+	pending int     // attempts begun and not ended (Begin)
 }
 
 type addrState struct {
@@ -126,8 +127,9 @@ type addrState struct {
 		slot int64 // which AddressWindow/addressBuckets slot of time the count is for
 		n    int
 	}
-	until int64 // blocked until
-	last  int64
+	until   int64 // blocked until
+	last    int64
+	pending int // attempts begun and not ended (Begin)
 }
 
 // New returns a Throttle with limits l (zero fields take the defaults) on
@@ -184,10 +186,11 @@ func (t *Throttle) Len() (usernames, addresses int) {
 }
 
 // Check is asked before an attempt of username from addr checks its
-// credentials. It returns nil when the attempt may go on, else a *Refused;
-// a refused attempt is counted as a failure (of both the username and the
-// address). An empty addr, and a username Key does not count, are not
-// throttled on that side.
+// credentials, by a caller that reports the outcome with Fail and Succeed.
+// It returns nil when the attempt may go on, else a *Refused; a refused
+// attempt is counted as a failure (of both the username and the address).
+// An empty addr, and a username Key does not count, are not throttled on
+// that side. Begin is Check for attempts that may run concurrently.
 func (t *Throttle) Check(username, addr string) error {
 	key, addr := Key(username), addrKey(addr)
 	if key == "" && addr == "" {
@@ -197,12 +200,29 @@ func (t *Throttle) Check(username, addr string) error {
 	defer t.mu.Unlock()
 	now := t.now().UnixNano()
 	t.maybeSweep(now)
-	var ref Refused
-	if st := t.users[key]; key != "" && st != nil && now < st.until {
-		ref.ByUsername = true
+	if ref := t.refuse(key, addr, now, false); ref != nil {
+		return ref
 	}
-	if st := t.addrs[addr]; addr != "" && st != nil && now < st.until {
-		ref.ByAddress = true
+	return nil
+}
+
+// refuse returns the refusal of an attempt of key from addr at now, counted
+// as a failure, or nil when it may go on. With inFlight, attempts begun and
+// not ended count as failures that may come: a username may have no more
+// attempts in flight than failures left before its lockout (one, after a
+// lockout ended), and an address that has failed within the window no more
+// than perAddressFailures less its failures. (An address with no failure
+// is not bounded: many people may sign in at once through one proxy.)
+func (t *Throttle) refuse(key, addr string, now int64, inFlight bool) *Refused {
+	var ref Refused
+	l := t.limits
+	if st := t.users[key]; key != "" && st != nil && t.userAlive(st, now) {
+		ref.ByUsername = now < st.until || inFlight &&
+			(st.streak > 0 && st.pending >= 1 || st.streak == 0 && t.recent(st, now)+st.pending >= l.MaxFailures)
+	}
+	if st := t.addrs[addr]; addr != "" && st != nil {
+		n := st.count(now)
+		ref.ByAddress = now < st.until || inFlight && n > 0 && n+st.pending > l.PerAddressFailures
 	}
 	if !ref.ByUsername && !ref.ByAddress {
 		return nil
@@ -213,7 +233,117 @@ func (t *Throttle) Check(username, addr string) error {
 	if a := t.failAddr(addr, now); a != nil && ref.ByAddress {
 		ref.RetryAfter = max(ref.RetryAfter, time.Duration(a.until-now))
 	}
+	if ref.RetryAfter <= 0 {
+		ref.RetryAfter = time.Second // refused for attempts in flight, not locked (yet)
+	}
 	return &ref
+}
+
+// Attempt is a sign-in attempt that Begin let go on. End it with exactly
+// one of Fail, Succeed or End (later calls do nothing); until then it counts
+// as a failure that may come.
+type Attempt struct {
+	t         *Throttle
+	key, addr string
+	ended     bool
+}
+
+// Begin is asked before an attempt of username from addr checks its
+// credentials. Like Check, it refuses (counting a failure) a locked-out
+// username or a blocked address; it also refuses an attempt that would put
+// more attempts in flight than failures are left (MaxFailures for the
+// username, PerAddressFailures for the address), so that concurrent guesses
+// cannot check more passwords than sequential ones. The returned Attempt
+// must be ended.
+func (t *Throttle) Begin(username, addr string) (*Attempt, error) {
+	a := &Attempt{t: t, key: Key(username), addr: addrKey(addr)}
+	if a.key == "" && a.addr == "" {
+		a.ended = true
+		return a, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now().UnixNano()
+	t.maybeSweep(now)
+	if ref := t.refuse(a.key, a.addr, now, true); ref != nil {
+		a.ended = true
+		return nil, ref
+	}
+	if a.key != "" {
+		st := t.users[a.key]
+		if st != nil && !t.userAlive(st, now) {
+			delete(t.users, a.key)
+			st = nil
+		}
+		if st == nil {
+			t.makeRoom(now, true)
+			st = &userState{}
+			t.users[a.key] = st
+			t.inserts++
+		}
+		st.pending++
+	}
+	if a.addr != "" {
+		st := t.addrs[a.addr]
+		if st != nil && !addrAlive(st, now) {
+			delete(t.addrs, a.addr)
+			st = nil
+		}
+		if st == nil {
+			t.makeRoom(now, false)
+			st = &addrState{}
+			t.addrs[a.addr] = st
+			t.inserts++
+		}
+		st.pending++
+	}
+	return a, nil
+}
+
+// Fail ends the attempt as a failure: wrong credentials, or a username that
+// does not exist.
+func (a *Attempt) Fail() {
+	a.end(func(t *Throttle, now int64) { t.failUser(a.key, now); t.failAddr(a.addr, now) })
+}
+
+// Succeed ends the attempt as a successful sign-in: the username's failures
+// are cleared (the address's stay).
+func (a *Attempt) Succeed() {
+	a.end(func(t *Throttle, _ int64) {
+		if a.key != "" {
+			delete(t.users, a.key)
+		}
+	})
+}
+
+// End ends the attempt as neither a failure nor a success: a right password
+// refused because the account is blocked or deactivated, or an error.
+func (a *Attempt) End() { a.end(nil) }
+
+func (a *Attempt) end(then func(t *Throttle, now int64)) {
+	if a == nil || a.ended {
+		return
+	}
+	a.ended = true
+	t := a.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now().UnixNano()
+	if st := t.users[a.key]; a.key != "" && st != nil && st.pending > 0 {
+		st.pending--
+	}
+	if st := t.addrs[a.addr]; a.addr != "" && st != nil && st.pending > 0 {
+		st.pending--
+	}
+	if then != nil {
+		then(t, now)
+	}
+	if st := t.users[a.key]; a.key != "" && st != nil && !t.userAlive(st, now) {
+		delete(t.users, a.key)
+	}
+	if st := t.addrs[a.addr]; a.addr != "" && st != nil && !addrAlive(st, now) {
+		delete(t.addrs, a.addr)
+	}
 }
 
 // Fail counts a failed attempt of username from addr: wrong credentials, or
@@ -311,30 +441,51 @@ func (t *Throttle) failAddr(addr string, now int64) *addrState {
 		b.slot, b.n = slot, 0
 	}
 	b.n++
-	n := 0
-	for _, b := range st.buckets {
-		if b.slot > slot-addressBuckets {
-			n += b.n
-		}
-	}
-	if n > t.limits.PerAddressFailures {
+	if st.count(now) > t.limits.PerAddressFailures {
 		st.until = now + int64(AddressLockout)
 	}
 	return st
+}
+
+// recent is the number of st's failures within the window.
+func (t *Throttle) recent(st *userState, now int64) int {
+	cut := now - int64(t.limits.FailureWindow)
+	n := 0
+	for _, f := range st.fails {
+		if f > cut {
+			n++
+		}
+	}
+	return n
 }
 
 // userAlive reports whether st still matters at now: locked out, in a
 // lockout streak that has not run out, or with failures in the window.
 func (t *Throttle) userAlive(st *userState, now int64) bool {
 	w := int64(t.limits.FailureWindow)
+	if st.pending > 0 {
+		return true
+	}
 	if st.streak > 0 {
 		return now < st.until+w
 	}
 	return len(st.fails) > 0 && st.fails[len(st.fails)-1] > now-w
 }
 
+// count is the number of failures in the last AddressWindow (to a bucket).
+func (st *addrState) count(now int64) int {
+	slot := now / int64(AddressWindow/addressBuckets)
+	n := 0
+	for _, b := range st.buckets {
+		if b.slot > slot-addressBuckets {
+			n += b.n
+		}
+	}
+	return n
+}
+
 func addrAlive(st *addrState, now int64) bool {
-	return now < st.until || st.last > now-int64(AddressWindow)
+	return st.pending > 0 || now < st.until || st.last > now-int64(AddressWindow)
 }
 
 // maybeSweep drops dead entries once every sweepEvery.

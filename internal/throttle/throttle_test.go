@@ -243,3 +243,125 @@ func BenchmarkRefusedCheck(b *testing.B) {
 		}
 	}
 }
+
+// Concurrent attempts cannot check more passwords than sequential ones:
+// Begin lets at most the failures left be in flight.
+func TestBeginBoundsAttemptsInFlight(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
+	th := New(clk.now, Limits{})
+	var begun []*Attempt
+	for i := range 5 {
+		a, err := th.Begin("alice", fmt.Sprintf("10.0.0.%d", i+1))
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+		begun = append(begun, a)
+	}
+	_, err := th.Begin("ALICE", "10.0.1.1")
+	var ref *Refused
+	if !errors.As(err, &ref) || !ref.ByUsername || ref.RetryAfter != time.Second {
+		t.Fatalf("a sixth attempt in flight: %v (%+v), want refused by username, retry in 1s", err, ref)
+	}
+	for _, a := range begun {
+		a.Fail()
+		a.Fail() // ended already: nothing
+	}
+	if _, err := th.Begin("alice", "10.0.2.1"); err == nil {
+		t.Fatal("after the failures: not locked out")
+	}
+
+	// Ending without a failure frees the place.
+	a1, _ := th.Begin("bob", "10.0.0.9")
+	for range 4 {
+		a, err := th.Begin("bob", "10.0.0.9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.End()
+	}
+	a1.Succeed()
+	if u, _ := th.Len(); u != 1 { // alice (ALICE is alice); bob is gone
+		t.Fatalf("%d usernames held, want 1 (alice)", u)
+	}
+
+	// After a lockout ended (it was 4 minutes: the refused Begin doubled
+	// it), one attempt at a time.
+	clk.t = clk.t.Add(4 * time.Minute)
+	c1, err := th.Begin("alice", "10.0.3.1")
+	if err != nil {
+		t.Fatalf("after the lockout: %v", err)
+	}
+	if _, err := th.Begin("alice", "10.0.3.2"); err == nil {
+		t.Fatal("a second attempt in flight after a lockout was let through")
+	}
+	c1.End()
+}
+
+func TestBeginFromOneAddress(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
+	th := New(clk.now, Limits{PerAddressFailures: 3})
+	// No failure yet: any number at once (people behind one proxy).
+	var all []*Attempt
+	for i := range 50 {
+		a, err := th.Begin(fmt.Sprintf("user%d", i), "10.0.0.1")
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		all = append(all, a)
+	}
+	for _, a := range all {
+		a.Succeed()
+	}
+	if u, a := th.Len(); u != 0 || a != 0 {
+		t.Fatalf("after the successes: %d usernames, %d addresses held", u, a)
+	}
+	// One failure: then at most 3 in flight (as one after the other: the
+	// fourth failure is the one that blocks).
+	th.Fail("x", "10.0.0.1")
+	var inFlight []*Attempt
+	for i := range 3 {
+		a, err := th.Begin(fmt.Sprintf("y%d", i), "10.0.0.1")
+		if err != nil {
+			t.Fatalf("attempt %d in flight: %v", i+1, err)
+		}
+		inFlight = append(inFlight, a)
+	}
+	var ref *Refused
+	if _, err := th.Begin("y4", "10.0.0.1"); !errors.As(err, &ref) || !ref.ByAddress {
+		t.Fatalf("a fourth in flight: %v", err)
+	}
+	for _, a := range inFlight {
+		a.End()
+	}
+}
+
+// Many goroutines guessing one username at once get at most maxFailures
+// password checks.
+func TestBeginConcurrentGuesses(t *testing.T) {
+	th := New(nil, Limits{PerAddressFailures: 1 << 20})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	checked := 0
+	start := make(chan struct{})
+	for g := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			a, err := th.Begin("alice", fmt.Sprintf("10.0.0.%d", g))
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			checked++
+			mu.Unlock()
+			time.Sleep(10 * time.Millisecond) // the password check
+			a.Fail()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if checked > 5 {
+		t.Fatalf("%d passwords checked at once, want at most 5", checked)
+	}
+}
