@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -431,5 +432,40 @@ func TestConsoleSecuritySettingsForm(t *testing.T) {
 	}
 	if e.app.Users.TokenLifetime() != 8*time.Hour {
 		t.Fatalf("token lifetime in force: %v", e.app.Users.TokenLifetime())
+	}
+}
+
+// Concurrent guesses check no more passwords than sequential ones: of 20
+// wrong passwords for one username sent at once, at most 5 are checked
+// (401); the others are throttled.
+func TestConcurrentGuessesAreBounded(t *testing.T) {
+	e := authoritytest.Start(t)
+	e.LocalUser("alice", "alice-password-1")
+	putSecurity(t, e, map[string]any{"perAddressFailures": 1000})
+	var wg sync.WaitGroup
+	codes := make([]int, 20)
+	start := make(chan struct{})
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			codes[i], _, _ = loginAs(t, e, "alice", "wrong-password")
+		}()
+	}
+	close(start)
+	wg.Wait()
+	checked := 0
+	for _, c := range codes {
+		switch c {
+		case 401:
+			checked++
+		case 429:
+		default:
+			t.Fatalf("answers %v: want only 401 and 429", codes)
+		}
+	}
+	if checked > 5 {
+		t.Fatalf("answers %v: %d passwords checked, want at most 5", codes, checked)
 	}
 }

@@ -30,11 +30,11 @@ func (s *Service) AdminSignIn(ctx context.Context, username, password, from stri
 		return users.User{}, "", err
 	}
 	if u.Status != users.StatusActive {
-		s.refuseStatus(u, from)
+		s.logRefused(u.Username, from, statusReason(u))
 		return users.User{}, "", ErrInvalidCredentials
 	}
 	if err := users.RequireAdmin(u); err != nil {
-		s.refuse(u.Username, from, ReasonNotAdmin, false)
+		s.logRefused(u.Username, from, ReasonNotAdmin)
 		return u, "", err
 	}
 	tok, err := s.Users.IssueToken(ctx, u.ID)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/authority-server/authority/internal/throttle"
 	"github.com/authority-server/authority/users"
 )
 
@@ -28,44 +29,60 @@ const (
 // maxLoggedBytes bounds the username and address shown in a log line.
 const maxLoggedBytes = 256
 
-// admit asks the throttle whether username may try to sign in from addr. A
+// attempt is one sign-in attempt: its username and client address, and its
+// place in the throttle (nil without one).
+type attempt struct {
+	s    *Service
+	name string
+	from string
+	t    *throttle.Attempt
+}
+
+// begin asks the throttle whether username may try to sign in from addr. A
 // refused attempt (counted as a failure by the throttle) is logged and
-// returned as its *throttle.Refused.
-func (s *Service) admit(username, from string) error {
+// returned as its *throttle.Refused. The attempt must be ended: fail,
+// refuse, succeed or end.
+func (s *Service) begin(username, from string) (*attempt, error) {
+	a := &attempt{s: s, name: username, from: from}
 	if s.Throttle == nil {
-		return nil
+		return a, nil
 	}
-	if err := s.Throttle.Check(username, from); err != nil {
+	t, err := s.Throttle.Begin(username, from)
+	if err != nil {
 		s.logRefused(username, from, ReasonThrottled)
-		return err
+		return nil, err
 	}
-	return nil
+	a.t = t
+	return a, nil
 }
 
-// refuse logs a refused sign-in and, when it is a failure (wrong
-// credentials, unknown user), counts it against the username and address.
-func (s *Service) refuse(username, from string, why Reason, failure bool) {
-	if failure && s.Throttle != nil {
-		s.Throttle.Fail(username, from)
-	}
-	s.logRefused(username, from, why)
+// fail ends the attempt as a failure (wrong credentials, unknown user) and logs it.
+func (a *attempt) fail(why Reason) {
+	a.t.Fail()
+	a.s.logRefused(a.name, a.from, why)
 }
 
-// succeeded clears username's failures after a successful sign-in.
-func (s *Service) succeeded(username string) {
-	if s.Throttle != nil {
-		s.Throttle.Succeed(username)
-	}
+// refuse ends the attempt as a refusal that is not a failure (a right
+// password of an account that may not sign in) and logs it.
+func (a *attempt) refuse(why Reason) {
+	a.t.End()
+	a.s.logRefused(a.name, a.from, why)
 }
 
-// refuseStatus logs the refusal of the right password of a user who is not
-// active (not a failure).
-func (s *Service) refuseStatus(u users.User, from string) {
-	why := ReasonDeactivated
+// refuseStatus is refuse for the right password of a user who is not active.
+func (a *attempt) refuseStatus(u users.User) { a.refuse(statusReason(u)) }
+
+// succeed ends the attempt as a success: the username's failures are cleared.
+func (a *attempt) succeed() { a.t.Succeed() }
+
+// end ends the attempt if nothing else did (errors: the directory down, ...).
+func (a *attempt) end() { a.t.End() }
+
+func statusReason(u users.User) Reason {
 	if u.Status == users.StatusBlocked {
-		why = ReasonBlocked
+		return ReasonBlocked
 	}
-	s.refuse(u.Username, from, why, false)
+	return ReasonDeactivated
 }
 
 func (s *Service) logRefused(username, from string, why Reason) {

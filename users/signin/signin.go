@@ -110,18 +110,20 @@ type LDAPFlow interface {
 func (s *Service) Login(ctx context.Context, req Request, from string) (Result, error) {
 	name := strings.TrimSpace(req.Username)
 	if tooLong(name) {
-		s.refuse(name, from, ReasonUnknownUser, false)
+		s.logRefused(name, from, ReasonUnknownUser)
 		return Result{}, ErrInvalidCredentials
 	}
-	if err := s.admit(name, from); err != nil {
+	a, err := s.begin(name, from)
+	if err != nil {
 		return Result{}, err
 	}
+	defer a.end()
 	if name == "" {
-		s.refuse(name, from, ReasonUnknownUser, true)
+		a.fail(ReasonUnknownUser)
 		return Result{}, ErrInvalidCredentials
 	}
 	if req.Password == "" {
-		s.refuse(name, from, ReasonBadPassword, true)
+		a.fail(ReasonBadPassword)
 		return Result{}, ErrInvalidCredentials
 	}
 	u, err := s.Users.ByUsername(ctx, name)
@@ -129,15 +131,15 @@ func (s *Service) Login(ctx context.Context, req Request, from string) (Result, 
 	case err == nil:
 		if err := s.verify(ctx, u, req.Password); err != nil {
 			if IsInvalidCredentials(err) {
-				s.refuse(name, from, ReasonBadPassword, true)
+				a.fail(ReasonBadPassword)
 			}
 			return Result{}, err
 		}
 		if u.Status != users.StatusActive {
-			s.refuseStatus(u, from)
+			a.refuseStatus(u)
 			return Result{}, &StatusError{Status: u.Status, Reason: string(u.StatusReason)}
 		}
-		s.succeeded(name)
+		a.succeed()
 		if req.DeviceGUID == "" {
 			return Result{User: u}, nil
 		}
@@ -145,7 +147,7 @@ func (s *Service) Login(ctx context.Context, req Request, from string) (Result, 
 	case !apperr.Is(err, apperr.KindNotFound):
 		return Result{}, err
 	}
-	return s.register(ctx, req, from)
+	return s.register(ctx, req, a)
 }
 
 // Verify authenticates an existing user by the method of its org, for a
@@ -157,37 +159,39 @@ func (s *Service) Login(ctx context.Context, req Request, from string) (Result, 
 func (s *Service) Verify(ctx context.Context, username, password, from string) (users.User, error) {
 	name := strings.TrimSpace(username)
 	if tooLong(name) {
-		s.refuse(name, from, ReasonUnknownUser, false)
+		s.logRefused(name, from, ReasonUnknownUser)
 		return users.User{}, ErrInvalidCredentials
 	}
-	if err := s.admit(name, from); err != nil {
+	a, err := s.begin(name, from)
+	if err != nil {
 		return users.User{}, err
 	}
-	if name == "" || password == "" {
-		why := ReasonBadPassword
-		if name == "" {
-			why = ReasonUnknownUser
-		}
-		s.refuse(name, from, why, true)
+	defer a.end()
+	if name == "" {
+		a.fail(ReasonUnknownUser)
+		return users.User{}, ErrInvalidCredentials
+	}
+	if password == "" {
+		a.fail(ReasonBadPassword)
 		return users.User{}, ErrInvalidCredentials
 	}
 	u, err := s.Users.ByUsername(ctx, name)
 	if err != nil {
 		if apperr.Is(err, apperr.KindNotFound) {
 			users.BurnPasswordCheck(password)
-			s.refuse(name, from, ReasonUnknownUser, true)
+			a.fail(ReasonUnknownUser)
 			return users.User{}, ErrInvalidCredentials
 		}
 		return users.User{}, err
 	}
 	if err := s.verify(ctx, u, password); err != nil {
 		if IsInvalidCredentials(err) {
-			s.refuse(name, from, ReasonBadPassword, true)
+			a.fail(ReasonBadPassword)
 		}
 		return u, err
 	}
 	if u.Status == users.StatusActive {
-		s.succeeded(name)
+		a.succeed()
 	}
 	return u, nil
 }
@@ -220,11 +224,11 @@ func (s *Service) verify(ctx context.Context, u users.User, password string) err
 // register creates a new user (SPEC section 5, step 3). Every refusal costs
 // one bcrypt comparison, and in an LDAP org the same directory work, whether
 // the directory knows the username or not.
-func (s *Service) register(ctx context.Context, req Request, from string) (Result, error) {
+func (s *Service) register(ctx context.Context, req Request, a *attempt) (Result, error) {
 	name := strings.TrimSpace(req.Username)
 	unknown := func() (Result, error) {
 		users.BurnPasswordCheck(req.Password)
-		s.refuse(name, from, ReasonUnknownUser, true)
+		a.fail(ReasonUnknownUser)
 		return Result{}, ErrInvalidCredentials
 	}
 	if strings.TrimSpace(req.RegistrationKey) == "" {
@@ -252,13 +256,13 @@ func (s *Service) register(ctx context.Context, req Request, from string) (Resul
 		switch {
 		case IsInvalidCredentials(err):
 			users.BurnPasswordCheck(req.Password)
-			s.refuse(name, from, ReasonBadPassword, true)
+			a.fail(ReasonBadPassword)
 			return Result{}, err
 		case errors.Is(err, ErrScriptsFailed):
-			s.refuse(name, from, ReasonScriptFailed, false)
+			a.refuse(ReasonScriptFailed)
 			return Result{}, err
 		case errors.As(err, &st):
-			s.refuse(name, from, ReasonDeactivated, false)
+			a.refuse(ReasonDeactivated)
 			return Result{}, err
 		case err != nil:
 			return Result{}, err
@@ -283,7 +287,7 @@ func (s *Service) register(ctx context.Context, req Request, from string) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	s.succeeded(name)
+	a.succeed()
 	return s.withDevice(ctx, id, req)
 }
 
