@@ -12,10 +12,14 @@
 //     lockout ended; a success (Succeed) ends it at once.
 //   - More than PerAddressFailures (30) failures from one address within
 //     AddressWindow (1 min) block the address for AddressLockout (1 min).
-//   - An attempt Check refuses counts as a failure of its username and of its
-//     address: hammering a locked account keeps it locked, ever longer.
+//   - An attempt Begin (or Check) refuses counts as a failure of its username
+//     and of its address: hammering a locked account keeps it locked, ever
+//     longer.
+//   - Attempts in flight (begun, not yet ended by Fail, Succeed or End)
+//     count as failures that may come, so that concurrent guesses check no
+//     more passwords than sequential ones.
 //
-// The state is in memory, bounded: at most MaxEntries usernames and as many
+// The state is in memory, bounded: at most DefaultMaxEntries usernames and as many
 // addresses, keys of at most MaxKeyBytes; dead entries are swept, and when a
 // table is full of live ones the least recently failed of a sample goes.
 // All methods are safe for concurrent use and cost a map lookup or two under
