@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/secret"
 	"github.com/authority-server/authority/internal/serverlog"
+	"github.com/authority-server/authority/internal/throttle"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/legalhold"
 	"github.com/authority-server/authority/orgs"
@@ -55,6 +57,10 @@ type Config struct {
 	// MetricsListen, when set, is a second address serving /metrics to
 	// anyone (and /healthz, /readyz), for a Prometheus on a private network.
 	MetricsListen string
+
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (--trusted-proxies, parsed by clientaddr.ParseTrusted); nil: none.
+	TrustedProxies []netip.Prefix
 }
 
 // App is the assembled server.
@@ -153,6 +159,11 @@ func (a *App) wire(ctx context.Context) error {
 	a.SignIn = &signin.Service{DB: a.DB, Orgs: a.Orgs, Users: a.Users}
 	a.LDAP = ldapauth.NewService(a.DB, a.Box, a.Log.With(serverlog.LoggerKey, "ldapauth"))
 	a.SignIn.LDAP = signin.NewDirectory(a.LDAP, a.Orgs, a.Users, a.Log.With(serverlog.LoggerKey, "signin"))
+	a.SignIn.Throttle = throttle.New(now, throttle.DefaultLimits())
+	a.SignIn.Log = a.Log.With(serverlog.ThreadKey, "http", serverlog.LoggerKey, "signin")
+	if err := a.SignIn.ApplySettings(ctx); err != nil {
+		return err
+	}
 	a.Sync = dirsync.New(dirsync.Config{DB: a.DB, Orgs: a.Orgs, Users: a.Users, LDAP: a.LDAP, Box: a.Box, Log: a.Log, Now: now, LockFile: filepath.Join(a.Config.DataDir, dirsync.LockFileName)})
 	a.onClose(a.Sync.Close)
 	if err := a.Sync.Recover(ctx); err != nil {
@@ -162,6 +173,7 @@ func (a *App) wire(ctx context.Context) error {
 		Log: a.Log.With(serverlog.ThreadKey, "http"), Now: now}
 	a.Web.Audit = a.Audit
 	a.wireOps() // ops.go
+	a.Web.TrustedProxies = a.Config.TrustedProxies
 	return nil
 }
 

@@ -24,8 +24,22 @@ import (
 // MaxPasswordBytes is bcrypt's limit.
 const MaxPasswordBytes = 72
 
-// TokenTTL is how long an API token or console session lasts.
+// TokenTTL is how long an API token or console session lasts until an
+// administrator sets another tokenLifetime (SetTokenLifetime).
 const TokenTTL = 12 * time.Hour
+
+// SetTokenLifetime sets how long the tokens issued from now on last (the
+// tokenLifetime security setting); d <= 0 restores TokenTTL. Tokens already
+// issued keep their expiry.
+func (s *Service) SetTokenLifetime(d time.Duration) { s.tokenLifetime.Store(int64(d)) }
+
+// TokenLifetime returns how long a token issued now lasts.
+func (s *Service) TokenLifetime() time.Duration {
+	if d := time.Duration(s.tokenLifetime.Load()); d > 0 {
+		return d
+	}
+	return TokenTTL
+}
 
 // HashPassword returns the bcrypt hash of a local password.
 func HashPassword(pw string) (string, error) {
@@ -128,7 +142,7 @@ func (s *Service) setPassword(ctx context.Context, id int64, password string) er
 	})
 }
 
-// IssueToken returns a new random bearer token for user id, valid for TokenTTL.
+// IssueToken returns a new random bearer token for user id, valid for TokenLifetime.
 // Only its SHA-256 is stored.
 func (s *Service) IssueToken(ctx context.Context, id int64) (string, error) {
 	b := make([]byte, 32)
@@ -138,7 +152,7 @@ func (s *Service) IssueToken(ctx context.Context, id int64) (string, error) {
 	tok := hex.EncodeToString(b)
 	now := s.Now().UTC()
 	if _, err := s.DB.ExecContext(ctx, `INSERT INTO api_tokens(token_hash, user_id, created_at, expires_at) VALUES(?, ?, ?, ?)`,
-		hashToken(tok), id, now.Format(time.RFC3339), now.Add(TokenTTL).Format(time.RFC3339)); err != nil {
+		hashToken(tok), id, now.Format(time.RFC3339), now.Add(s.TokenLifetime()).Format(time.RFC3339)); err != nil {
 		return "", fmt.Errorf("users: token: %w", err)
 	}
 	_, _ = s.DB.ExecContext(ctx, `DELETE FROM api_tokens WHERE expires_at < ?`, now.Format(time.RFC3339))

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -83,6 +84,8 @@ type Service struct {
 	DB   *sqlx.DB
 	Orgs *orgs.Service
 	Now  func() time.Time
+
+	tokenLifetime atomic.Int64 // a time.Duration; 0: TokenTTL
 }
 
 // New returns a Service; now defaults to time.Now.

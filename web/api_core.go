@@ -61,12 +61,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &in) {
 		return
 	}
-	_, tok, err := s.SignIn.AdminSignIn(r.Context(), in.Username, in.Password)
+	_, tok, err := s.SignIn.AdminSignIn(r.Context(), in.Username, in.Password, s.clientAddr(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expiresIn": int(users.TokenTTL.Seconds())})
+	s.writeJSON(w, http.StatusOK, map[string]any{"token": tok, "expiresIn": int(s.Users.TokenLifetime().Seconds())})
 }
 
 func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {

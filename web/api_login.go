@@ -34,7 +34,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &req) {
 		return
 	}
-	res, err := s.SignIn.Login(r.Context(), req)
+	res, err := s.SignIn.Login(r.Context(), req, s.clientAddr(r))
 	if err != nil {
 		var st *signin.StatusError
 		switch {

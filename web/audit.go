@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net"
 	"net/http"
 
 	"github.com/authority-server/authority/internal/audit"
@@ -20,21 +19,9 @@ import (
 func (s *Server) auditActor(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u := admin(r); u.ID != 0 && s.Audit != nil {
-			a := audit.Actor{UserID: u.ID, Username: u.Username, Address: clientAddress(r)}
+			a := audit.Actor{UserID: u.ID, Username: u.Username, Address: s.clientAddr(r)}
 			r = r.WithContext(s.Audit.As(r.Context(), a))
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// clientAddress is the address of the client that sent r: the TCP peer's IP
-// address. It is the one place that answers this for the audit log, so that
-// trusted-proxy handling (X-Forwarded-For from --trusted-proxies) can be
-// swapped in here.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

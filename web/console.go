@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -20,6 +21,7 @@ import (
 	"github.com/gorilla/csrf"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/throttle"
 	"github.com/authority-server/authority/users"
 	"github.com/authority-server/authority/users/roles"
 )
@@ -364,10 +366,15 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 	password := r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
 	v := &view{Title: "Sign in", Data: loginData{Username: username, Next: next}}
-	u, tok, err := s.SignIn.AdminSignIn(r.Context(), username, password)
+	u, tok, err := s.SignIn.AdminSignIn(r.Context(), username, password, s.clientAddr(r))
 	if err != nil {
 		status := http.StatusUnauthorized
+		var ref *throttle.Refused
 		switch {
+		case errors.As(err, &ref):
+			holdBlocked(r, ref)
+			w.Header().Set("Retry-After", strconv.Itoa(ref.RetryAfterSeconds()))
+			status, v.Error = http.StatusTooManyRequests, "Too many sign-in attempts. Try again "+retryText(ref)+"."
 		case apperr.Is(err, apperr.KindUnauthorized):
 			v.Error = "Wrong username or password."
 		case apperr.Is(err, apperr.KindUnavailable):
@@ -382,7 +389,7 @@ func (s *Server) consoleLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, status, "login", v)
 		return
 	}
-	s.setSession(w, tok, int(users.TokenTTL.Seconds()))
+	s.setSession(w, tok, int(s.Users.TokenLifetime().Seconds()))
 	s.Log.Info("console: signed in", "username", u.Username)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

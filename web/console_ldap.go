@@ -14,6 +14,7 @@ import (
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/ldapauth/script"
+	"github.com/authority-server/authority/users/signin"
 )
 
 // consoleLDAPRoutes: Settings > Security > LDAP and LDAP Server Setup.
@@ -29,6 +30,7 @@ func (s *Server) consoleLDAPRoutes(r chi.Router) {
 	r.Post("/settings/ldap/servers/{id}/delete", s.consoleDeleteLDAPServer)
 	r.Post("/settings/ldap/servers/{id}/test", s.consoleTestLDAPServer)
 	r.Post("/settings/ldap/servers/{id}/try", s.consoleTryScript)
+	r.Post("/settings/security", s.consoleSaveSecurity) // console_security.go
 }
 
 // ldapServerOptions lists the LDAP servers for pickers.
@@ -76,11 +78,17 @@ type ldapSettingsData struct {
 	// StaleRegistrants is the saved registrants-not-found org when it is no
 	// longer a choice (it uses LDAP now, or is gone), so that it stays visible.
 	StaleRegistrants *intervalOption
+
+	// Security is the sign-in security form's (console_security.go).
+	Security signin.Settings
 }
 
 func (s *Server) ldapSettingsPage(ctx context.Context, st *ldapauth.Settings) (*ldapSettingsData, error) {
 	d := &ldapSettingsData{UsedBy: map[int64][]string{}}
 	var err error
+	if d.Security, err = s.SignIn.Settings(ctx); err != nil {
+		return nil, err
+	}
 	if d.Servers, err = s.LDAP.List(ctx); err != nil {
 		return nil, err
 	}

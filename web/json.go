@@ -58,6 +58,9 @@ func httpStatus(k apperr.Kind) int {
 // with what to fix, logged as ERROR. Errors that are not classified are
 // logged and answered 500 without detail.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if s.throttled(w, r, err) {
+		return
+	}
 	if e, ok := s.dbFault(r, err); ok {
 		s.writeError(w, http.StatusServiceUnavailable, e.Message, nil)
 		return

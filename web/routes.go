@@ -29,6 +29,9 @@ func (s *Server) routes() http.Handler {
 			s.ldapRoutes(r)    // api_ldap.go
 			s.dirsyncRoutes(r) // api_dirsync.go
 			s.auditRoutes(r)   // api_audit.go
+
+			// Sign-in security settings: api_security.go.
+			s.securityRoutes(r)
 		})
 	})
 	s.opsRoutes(r)     // ops.go

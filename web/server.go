@@ -5,6 +5,7 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/authority-server/authority/dirsync"
@@ -30,6 +31,9 @@ type Server struct {
 	Sync   *dirsync.Service
 	Log    *slog.Logger
 	Now    func() time.Time
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (authority serve --trusted-proxies); nil: the TCP peer is the client.
+	TrustedProxies []netip.Prefix
 	// SecureCookies marks console cookies Secure (set when served over TLS).
 	SecureCookies bool
 	// Audit is the audit log: the services record administrators' changes in

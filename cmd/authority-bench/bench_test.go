@@ -64,6 +64,8 @@ func TestBenchSmall(t *testing.T) {
 		"main.sync.seconds", "main.sync.ratioToFloor", "main.sync.peakRSSBytes", "main.sync.counts.deactivated",
 		"main.signIn.product.p99Ms", "main.signIn.product.medianMs", "main.signIn.product.perSecond",
 		"main.signIn.raw.p99Ms", "main.signIn.raw.medianMs", "main.signIn.p99Ratio",
+		"main.signIn.attack.unloaded.perSecond", "main.signIn.attack.underAttack.perSecond", "main.signIn.attack.throughputRatio",
+		"main.signIn.attack.serverCPUMsPerThrottled", "main.signIn.attack.attackStatuses",
 		"tenth.people", "tenth.sync.seconds", "tenth.simulate.seconds", "tenth.floor.seconds", "tenth.sync.peakRSSBytes",
 		"tenth.signIn.product.p99Ms", "growth.syncTimeRatio", "targets",
 	} {
@@ -106,6 +108,10 @@ func TestBenchSmall(t *testing.T) {
 		if si.Raw.Count == 0 || si.Raw.Errors > 0 || !(si.Raw.P99Ms > 0) {
 			t.Errorf("%s: raw sign-in %+v", name, si.Raw)
 		}
+		if at := si.Attack; at == nil || at.UnderAttack.Count == 0 || at.UnderAttack.Errors > 0 || at.Unloaded.Count == 0 ||
+			at.AttackStatuses["429"] == 0 || !(at.ServerCPUMsPerThrottled > 0) {
+			t.Errorf("%s: attack %+v", name, at)
+		}
 	}
 	if rep.Main.People != 300 || rep.Tenth.People != 30 {
 		t.Errorf("sizes %d and %d, want 300 and 30", rep.Main.People, rep.Tenth.People)
@@ -113,8 +119,8 @@ func TestBenchSmall(t *testing.T) {
 	if rep.Growth == nil || !(rep.Growth.SyncTimeRatio > 0) {
 		t.Errorf("growth %+v", rep.Growth)
 	}
-	if len(rep.Targets) != 5 {
-		t.Errorf("%d targets, want 5", len(rep.Targets))
+	if len(rep.Targets) != 7 {
+		t.Errorf("%d targets, want 7", len(rep.Targets))
 	}
 	for _, tg := range rep.Targets {
 		if tg.Status != "met" && tg.Status != "missed" {

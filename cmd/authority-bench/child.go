@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -96,7 +97,13 @@ func runChild(ctx context.Context, mode, data, addr string, pageSize int, overri
 	var app *authority.App
 	if mode != "floor" {
 		var err error
-		app, err = authority.Open(ctx, authority.Config{DataDir: data, Listen: "127.0.0.1:0", Stdout: io.Discard})
+		cfg := authority.Config{DataDir: data, Listen: "127.0.0.1:0", Stdout: io.Discard}
+		if mode == "serve" {
+			// The attack scenario's clients are on the loopback and name
+			// their own addresses in X-Forwarded-For.
+			cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		}
+		app, err = authority.Open(ctx, cfg)
 		if err != nil {
 			return res, fmt.Errorf("open %s: %w", data, err)
 		}

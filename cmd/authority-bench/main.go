@@ -17,7 +17,10 @@
 //  2. a Simulate Synchronize, then
 //  3. a real DIRSYNC (the same changes), with their peak RSS;
 //  4. sign-in through POST /api/v1/login with 8 concurrent clients, against
-//     a raw service bind + search + user bind with go-ldap.
+//     a raw service bind + search + user bind with go-ldap;
+//  5. the same sign-ins while 8 other clients send bad passwords as fast as
+//     they can (throttled), against the same sign-ins unloaded, and the
+//     server's CPU per throttled answer.
 //
 // It prints every figure with its ratio to its floor and writes them as
 // JSON. See docs/benchmarks.md.
@@ -69,6 +72,7 @@ type options struct {
 	SkipSignIn    bool    `json:"skipSignIn"`
 	AlsoTenth     bool    `json:"alsoTenth"`
 	Clients       int     `json:"clients"`
+	Attackers     int     `json:"attackers"`
 	SignInSeconds float64 `json:"signInSeconds"`
 	Repeat        int     `json:"repeat"`
 	PageSize      int     `json:"pageSize"`
@@ -89,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.SkipSignIn, "skip-signin", false, "skip the sign-in measurements")
 	fs.BoolVar(&o.AlsoTenth, "also-tenth", true, "also measure at people/10, to show how cost grows")
 	fs.IntVar(&o.Clients, "clients", 8, "concurrent sign-in clients")
+	fs.IntVar(&o.Attackers, "attackers", 8, "clients sending bad passwords as fast as they can in the attack scenario (0: skip it)")
 	fs.Float64Var(&o.SignInSeconds, "signin-seconds", 10, "seconds of sign-in load for each kind (product and raw), in two interleaved rounds")
 	fs.IntVar(&o.Repeat, "repeat", 3, "repetitions of floor, simulate, floor, sync (each from the registered database); the fastest of each counts")
 	fs.IntVar(&o.PageSize, "page-size", 500, "page size of the LDAP server record and of the floor search")
@@ -106,6 +111,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-people must be at least 20")
 	case o.Clients < 1:
 		return o, errors.New("-clients must be at least 1")
+	case o.Attackers < 0:
+		return o, errors.New("-attackers must be 0 or more")
 	case o.Repeat < 1:
 		return o, errors.New("-repeat must be at least 1")
 	case o.PageSize < 1:
@@ -371,6 +378,10 @@ func measureSignIn(ctx context.Context, o options, dataDir, slapdAddr string, sl
 	meters := []meter{{"server", func() time.Duration { return pidCPU(serverPID) }},
 		{"slapd", func() time.Duration { return pidCPU(slapdPID) }}, {"client", selfCPU}}
 	res, lerr := loadRounds(ctx, o.Clients, 2, per, names, meters, productSignIn(addr, o.Clients), rawSignIn(slapdAddr))
+	var attack *AttackResult
+	if lerr == nil && o.Attackers > 0 {
+		attack, lerr = measureAttack(ctx, o, addr, serverPID, names, meters, per, logf)
+	}
 	srv, werr := c.wait()
 	if lerr != nil {
 		return nil, lerr
@@ -378,7 +389,7 @@ func measureSignIn(ctx context.Context, o options, dataDir, slapdAddr string, sl
 	if werr != nil {
 		return nil, werr
 	}
-	si := &SignInResult{Product: res[0], Raw: res[1], ServerPeakRSS: srv.PeakRSS, ServerCPUSeconds: srv.CPUSeconds}
+	si := &SignInResult{Product: res[0], Raw: res[1], Attack: attack, ServerPeakRSS: srv.PeakRSS, ServerCPUSeconds: srv.CPUSeconds}
 	si.ratios()
 	logf("sign-in: %.0f/s, median %.1f ms, p99 %.1f ms (%d errors); raw LDAP: %.0f/s, median %.1f ms, p99 %.1f ms (%d errors)",
 		si.Product.PerSecond, si.Product.MedianMs, si.Product.P99Ms, si.Product.Errors, si.Raw.PerSecond, si.Raw.MedianMs, si.Raw.P99Ms, si.Raw.Errors)

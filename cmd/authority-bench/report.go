@@ -20,6 +20,8 @@ const (
 	targetPeakRSSMB      = 300.0 // peak RSS of the sync under 300 MB
 	targetGrowth         = 11.0  // ten times the people at most eleven times the time
 	targetSignInP99      = 2.0   // sign-in p99 within 2 × the raw search+bind
+	targetUnderAttack    = 0.8   // sign-ins under attack keep at least 80% of their throughput
+	targetThrottledCPUMs = 0.2   // a throttled answer costs the server under 0.2 ms of CPU
 )
 
 const mb = 1 << 20
@@ -182,13 +184,14 @@ func (s *SyncResult) finish(floor FloorResult, sync *SyncResult) {
 
 // SignInResult is the sign-in load through the API against its raw LDAP floor.
 type SignInResult struct {
-	Product          LoadResult `json:"product"` // POST /api/v1/login
-	Raw              LoadResult `json:"raw"`     // go-ldap: service bind, search, bind as the user
-	P99Ratio         float64    `json:"p99Ratio"`
-	MedianRatio      float64    `json:"medianRatio"`
-	ThroughputRatio  float64    `json:"throughputRatio"` // product / raw sign-ins per second
-	ServerPeakRSS    int64      `json:"serverPeakRSSBytes"`
-	ServerCPUSeconds float64    `json:"serverCPUSeconds"`
+	Product          LoadResult    `json:"product"` // POST /api/v1/login
+	Raw              LoadResult    `json:"raw"`     // go-ldap: service bind, search, bind as the user
+	P99Ratio         float64       `json:"p99Ratio"`
+	MedianRatio      float64       `json:"medianRatio"`
+	ThroughputRatio  float64       `json:"throughputRatio"`  // product / raw sign-ins per second
+	Attack           *AttackResult `json:"attack,omitempty"` // -attackers > 0
+	ServerPeakRSS    int64         `json:"serverPeakRSSBytes"`
+	ServerCPUSeconds float64       `json:"serverCPUSeconds"`
 }
 
 func (s *SignInResult) ratios() {
@@ -278,6 +281,22 @@ func (r *Report) evaluate() {
 	} else {
 		skip("sign-in p99 / raw search+bind p99", targetSignInP99, "×", "-skip-signin")
 	}
+	if s := m.SignIn; s != nil && s.Attack != nil {
+		at := s.Attack
+		met := at.ThroughputRatio >= targetUnderAttack
+		st := map[bool]string{true: "met", false: "missed"}[met]
+		r.Targets = append(r.Targets, Target{Name: "sign-ins under attack / unloaded", Value: at.ThroughputRatio, Limit: targetUnderAttack, Unit: "×",
+			Met: met, Status: st, Note: fmt.Sprintf("at least; %.0f/s / %.0f/s, %d attackers at %.0f answers/s", at.UnderAttack.PerSecond, at.Unloaded.PerSecond, at.Attackers, at.AttackPerSecond)})
+		add("server CPU per throttled answer", at.ServerCPUMsPerThrottled, targetThrottledCPUMs, "ms", false,
+			fmt.Sprintf("%.0f answers/s, %.1f%% of them 429", at.AlonePerSecond, 100*at.AloneThrottledShare))
+	} else {
+		why := "-skip-signin"
+		if r.Options.Attackers == 0 {
+			why = "-attackers 0"
+		}
+		skip("sign-ins under attack / unloaded", targetUnderAttack, "×", why)
+		skip("server CPU per throttled answer", targetThrottledCPUMs, "ms", why)
+	}
 }
 
 // print writes the figures as a table.
@@ -324,6 +343,16 @@ func (r *Report) print(w io.Writer) {
 				return fmt.Sprintf("server %.2f + slapd %.2f + client %.2f", l.CPUMsPerSignIn["server"], l.CPUMsPerSignIn["slapd"], l.CPUMsPerSignIn["client"])
 			}
 			p("   %-26s raw: %s; login: %s", "CPU ms per sign-in", cpu(s.Raw), cpu(s.Product))
+			if at := s.Attack; at != nil {
+				p("   %-26s %9s %9s %9s %9s %9s", fmt.Sprintf("under attack (%d attackers)", at.Attackers), "per s", "median ms", "p99 ms", "max ms", "errors")
+				p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d", "POST /api/v1/login, unloaded", at.Unloaded.PerSecond, at.Unloaded.MedianMs, at.Unloaded.P99Ms, at.Unloaded.MaxMs, at.Unloaded.Errors)
+				p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d", "... under attack", at.UnderAttack.PerSecond, at.UnderAttack.MedianMs, at.UnderAttack.P99Ms, at.UnderAttack.MaxMs, at.UnderAttack.Errors)
+				p("   %-26s %9.2f", "÷ unloaded", at.ThroughputRatio)
+				p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d  (%.2f× unloaded; attackers %.0f answers/s)", "... rotating addresses", at.UnderRotatingAttack.PerSecond, at.UnderRotatingAttack.MedianMs,
+					at.UnderRotatingAttack.P99Ms, at.UnderRotatingAttack.MaxMs, at.UnderRotatingAttack.Errors, at.RotatingThroughputRatio, at.RotatingAttackPerSecond)
+				p("   %-26s %.0f answers/s %v meanwhile; alone %.0f/s, %.1f%% throttled; CPU ms per answer: server %.3f, attacker client %.3f; warm-up %.1fs, %d bad passwords checked",
+					"attackers", at.AttackPerSecond, at.AttackStatuses, at.AlonePerSecond, 100*at.AloneThrottledShare, at.ServerCPUMsPerThrottled, at.ClientCPUMsPerThrottled, at.WarmupSeconds, at.WarmupFailures)
+			}
 		}
 	}
 	if g := r.Growth; g != nil {
@@ -338,8 +367,11 @@ func (r *Report) print(w io.Writer) {
 			p("   %-7s %-45s (%s)", "SKIPPED", t.Name, t.Note)
 		default:
 			cmp := "≤"
-			if t.Unit == "MB" {
+			switch {
+			case t.Unit == "MB" || t.Unit == "ms":
 				cmp = "<"
+			case strings.HasPrefix(t.Note, "at least"):
+				cmp = "≥"
 			}
 			p("   %-7s %-45s %8.2f %s %s %g %s  (%s)", strings.ToUpper(t.Status), t.Name, t.Value, t.Unit, cmp, t.Limit, t.Unit, t.Note)
 		}

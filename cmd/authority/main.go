@@ -1,6 +1,6 @@
 // Command authority is the backup authority server's LDAP integration module:
 //
-//	authority serve [--data DIR] [--listen ADDR] [--demo] [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR]
+//	authority serve [--data DIR] [--listen ADDR] [--demo] [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR] [--trusted-proxies LIST]
 //	authority sync [--data DIR] [--simulate]
 //	authority admin reset-password USERNAME [--data DIR]
 //
@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/authority-server/authority/authority"
+	"github.com/authority-server/authority/internal/clientaddr"
 )
 
 func main() {
@@ -37,7 +38,8 @@ func main() {
 type usageError struct{ error }
 
 const usage = `usage:
-  authority serve [--data DIR] [--listen ADDR] [--demo] [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR]
+  authority serve [--data DIR] [--listen ADDR] [--demo] [--tls-cert FILE --tls-key FILE]
+                  [--metrics-listen ADDR] [--trusted-proxies LIST]
   authority sync  [--data DIR] [--simulate] [--override-valve]
   authority admin reset-password USERNAME [--data DIR]
 
@@ -77,12 +79,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key")
 	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
 	metricsListen := fs.String("metrics-listen", "", "also serve /metrics (no token), /healthz and /readyz on this address")
+	trusted := fs.String("trusted-proxies", "", "comma-separated IPs and CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none)")
 	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	proxies, err := clientaddr.ParseTrusted(*trusted)
+	if err != nil {
 		return usageError{err}
 	}
 	app, err := authority.Open(ctx, authority.Config{DataDir: *data, Listen: *listen, Demo: *demo,
 		AdminPassword: os.Getenv(authority.AdminPasswordEnv), Stdout: stdout, LogStderr: true,
-		TLSCert: *tlsCert, TLSKey: *tlsKey, MetricsListen: *metricsListen})
+		TLSCert: *tlsCert, TLSKey: *tlsKey, MetricsListen: *metricsListen, TrustedProxies: proxies})
 	if err != nil {
 		return err
 	}

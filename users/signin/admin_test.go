@@ -19,7 +19,7 @@ func TestAdminSignInAndAdminForToken(t *testing.T) {
 	boss := e.LocalUser("boss", "boss-pw", roles.Sysadmin)
 	svc := e.App.SignIn
 
-	u, bossTok, err := svc.AdminSignIn(ctx, " BOSS ", "boss-pw")
+	u, bossTok, err := svc.AdminSignIn(ctx, " BOSS ", "boss-pw", "192.0.2.1")
 	if err != nil || u.ID != boss.ID || bossTok == "" {
 		t.Fatalf("boss: %+v %q %v", u, bossTok, err)
 	}
@@ -28,14 +28,14 @@ func TestAdminSignInAndAdminForToken(t *testing.T) {
 	}
 
 	for _, c := range []struct{ username, password string }{{"boss", "wrong"}, {"nobody", "pw"}, {"boss", ""}} {
-		if u, tok, err := svc.AdminSignIn(ctx, c.username, c.password); err != signin.ErrInvalidCredentials || u.ID != 0 || tok != "" {
+		if u, tok, err := svc.AdminSignIn(ctx, c.username, c.password, "192.0.2.1"); err != signin.ErrInvalidCredentials || u.ID != 0 || tok != "" {
 			t.Errorf("%s/%q: %+v %q %v, want ErrInvalidCredentials", c.username, c.password, u, tok, err)
 		}
 	}
 
 	// Not an administrator: Forbidden naming the role, with the user so that
 	// the console can name the account.
-	u, tok, err := svc.AdminSignIn(ctx, "plain", "plain-pw")
+	u, tok, err := svc.AdminSignIn(ctx, "plain", "plain-pw", "192.0.2.1")
 	e2, ok := apperr.As(err)
 	if !ok || e2.Kind != apperr.KindForbidden || e2.Error() != "user plain is not an administrator (needs the SYSADMIN role)" || u.ID != plain.ID || tok != "" {
 		t.Fatalf("plain: %+v %q %v", u, tok, err)
@@ -53,7 +53,7 @@ func TestAdminSignInAndAdminForToken(t *testing.T) {
 	if _, err := e.App.Users.Block(ctx, boss.ID); err != nil {
 		t.Fatal(err)
 	}
-	if u, tok, err := svc.AdminSignIn(ctx, "boss", "boss-pw"); err != signin.ErrInvalidCredentials || u.ID != 0 || tok != "" {
+	if u, tok, err := svc.AdminSignIn(ctx, "boss", "boss-pw", "192.0.2.1"); err != signin.ErrInvalidCredentials || u.ID != 0 || tok != "" {
 		t.Fatalf("blocked boss: %+v %q %v, want ErrInvalidCredentials", u, tok, err)
 	}
 	if _, err := e.App.Users.AdminForToken(ctx, bossTok); !apperr.Is(err, apperr.KindUnauthorized) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,6 +47,11 @@ func TestRegistrationScriptFailureIs503(t *testing.T) {
 		}
 		if !logged {
 			t.Errorf("%s: no log line names the username and the script's message %q", who.username, who.message)
+		}
+		// The sign-in log (SPEC 10) has the refusal with its reason.
+		authLine := "AUTH:: refused user:" + who.username + " from:127.0.0.1 reason:scriptFailed"
+		if !slices.ContainsFunc(logLines(t, e), func(l string) bool { return strings.HasSuffix(l, authLine) }) {
+			t.Errorf("%s: no log line %q", who.username, authLine)
 		}
 	}
 

@@ -10,11 +10,13 @@ package signin
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/throttle"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
 )
@@ -71,6 +73,11 @@ type Service struct {
 	// LDAP authenticates and registers users of orgs that use LDAP; nil means
 	// LDAP sign-in is not available (every LDAP org user gets 503).
 	LDAP LDAPFlow
+	// Throttle counts failed sign-ins and refuses attempts over the limits
+	// (SPEC section 10); nil: no throttling. SaveSettings sets its limits.
+	Throttle *throttle.Throttle
+	// Log receives the sign-in log (AUTH:: lines); slog.Default() when nil.
+	Log *slog.Logger
 }
 
 // LDAPFlow is the LDAP half of sign-in, implemented over package ldapauth.
@@ -88,20 +95,51 @@ type LDAPFlow interface {
 	NotFoundOrg(ctx context.Context) (int64, bool, error)
 }
 
-// Login runs the whole flow.
-func (s *Service) Login(ctx context.Context, req Request) (Result, error) {
-	if req.Password == "" || strings.TrimSpace(req.Username) == "" {
+// Login runs the whole flow for a request from the client address from
+// (which the throttle counts and the sign-in log names).
+//
+// Before any lookup it asks the throttle: a username or address over its
+// limits gets a *throttle.Refused (429), without a password check or
+// directory traffic. An over-long username is refused at once (uncounted).
+// Wrong credentials and unknown usernames count as failures; a right
+// password refused because the user is blocked or deactivated does not; a
+// success clears the username's count. Every refusal is an AUTH:: log line.
+// A refused sign-in costs one bcrypt comparison whether or not the username
+// exists (against a dummy hash where no real one is compared) and, in an
+// LDAP org, the same directory work.
+func (s *Service) Login(ctx context.Context, req Request, from string) (Result, error) {
+	name := strings.TrimSpace(req.Username)
+	if tooLong(name) {
+		s.logRefused(name, from, ReasonUnknownUser)
 		return Result{}, ErrInvalidCredentials
 	}
-	u, err := s.Users.ByUsername(ctx, strings.TrimSpace(req.Username))
+	a, err := s.begin(name, from)
+	if err != nil {
+		return Result{}, err
+	}
+	defer a.end()
+	if name == "" {
+		a.fail(ReasonUnknownUser)
+		return Result{}, ErrInvalidCredentials
+	}
+	if req.Password == "" {
+		a.fail(ReasonBadPassword)
+		return Result{}, ErrInvalidCredentials
+	}
+	u, err := s.Users.ByUsername(ctx, name)
 	switch {
 	case err == nil:
 		if err := s.verify(ctx, u, req.Password); err != nil {
+			if IsInvalidCredentials(err) {
+				a.fail(ReasonBadPassword)
+			}
 			return Result{}, err
 		}
 		if u.Status != users.StatusActive {
+			a.refuseStatus(u)
 			return Result{}, &StatusError{Status: u.Status, Reason: string(u.StatusReason)}
 		}
+		a.succeed()
 		if req.DeviceGUID == "" {
 			return Result{User: u}, nil
 		}
@@ -109,26 +147,59 @@ func (s *Service) Login(ctx context.Context, req Request) (Result, error) {
 	case !apperr.Is(err, apperr.KindNotFound):
 		return Result{}, err
 	}
-	return s.register(ctx, req)
+	return s.register(ctx, req, a)
 }
 
-// Verify authenticates an existing user by the method of its org, whatever
-// its status (callers decide what status allows).
-func (s *Service) Verify(ctx context.Context, username, password string) (users.User, error) {
-	if password == "" || strings.TrimSpace(username) == "" {
+// Verify authenticates an existing user by the method of its org, for a
+// client at address from, whatever the user's status (callers decide what
+// status allows). It applies the throttle as Login does (a refusal is a
+// *throttle.Refused), counts wrong credentials and unknown usernames as
+// failures, logs them, and clears the username's count when the password is
+// right and the user active.
+func (s *Service) Verify(ctx context.Context, username, password, from string) (users.User, error) {
+	name := strings.TrimSpace(username)
+	if tooLong(name) {
+		s.logRefused(name, from, ReasonUnknownUser)
 		return users.User{}, ErrInvalidCredentials
 	}
-	u, err := s.Users.ByUsername(ctx, strings.TrimSpace(username))
+	a, err := s.begin(name, from)
+	if err != nil {
+		return users.User{}, err
+	}
+	defer a.end()
+	if name == "" {
+		a.fail(ReasonUnknownUser)
+		return users.User{}, ErrInvalidCredentials
+	}
+	if password == "" {
+		a.fail(ReasonBadPassword)
+		return users.User{}, ErrInvalidCredentials
+	}
+	u, err := s.Users.ByUsername(ctx, name)
 	if err != nil {
 		if apperr.Is(err, apperr.KindNotFound) {
 			users.BurnPasswordCheck(password)
+			a.fail(ReasonUnknownUser)
 			return users.User{}, ErrInvalidCredentials
 		}
 		return users.User{}, err
 	}
-	return u, s.verify(ctx, u, password)
+	if err := s.verify(ctx, u, password); err != nil {
+		if IsInvalidCredentials(err) {
+			a.fail(ReasonBadPassword)
+		}
+		return u, err
+	}
+	if u.Status == users.StatusActive {
+		a.succeed()
+	}
+	return u, nil
 }
 
+// verify checks u's password by the method of its org. A refusal costs one
+// bcrypt comparison: the real one for a local password, a dummy one after
+// the directory refused an LDAP user (whose refusal would otherwise answer
+// far sooner than an unknown username's).
 func (s *Service) verify(ctx context.Context, u users.User, password string) error {
 	org, err := s.Orgs.Get(ctx, u.OrgID)
 	if err != nil {
@@ -138,7 +209,11 @@ func (s *Service) verify(ctx context.Context, u users.User, password string) err
 		if s.LDAP == nil {
 			return apperr.Unavailable(nil, "LDAP sign-in is not configured on this server")
 		}
-		return s.LDAP.Verify(ctx, u, org, password)
+		err := s.LDAP.Verify(ctx, u, org, password)
+		if IsInvalidCredentials(err) {
+			users.BurnPasswordCheck(password)
+		}
+		return err
 	}
 	if !users.CheckPassword(u, password) {
 		return ErrInvalidCredentials
@@ -146,32 +221,50 @@ func (s *Service) verify(ctx context.Context, u users.User, password string) err
 	return nil
 }
 
-func (s *Service) register(ctx context.Context, req Request) (Result, error) {
-	if strings.TrimSpace(req.RegistrationKey) == "" {
+// register creates a new user (SPEC section 5, step 3). Every refusal costs
+// one bcrypt comparison, and in an LDAP org the same directory work, whether
+// the directory knows the username or not.
+func (s *Service) register(ctx context.Context, req Request, a *attempt) (Result, error) {
+	name := strings.TrimSpace(req.Username)
+	unknown := func() (Result, error) {
 		users.BurnPasswordCheck(req.Password)
+		a.fail(ReasonUnknownUser)
 		return Result{}, ErrInvalidCredentials
 	}
-	if users.ValidateUsername(strings.TrimSpace(req.Username)) != nil {
+	if strings.TrimSpace(req.RegistrationKey) == "" {
+		return unknown()
+	}
+	if users.ValidateUsername(name) != nil {
 		// A username that cannot exist gets the same answer as one that does not.
-		users.BurnPasswordCheck(req.Password)
-		return Result{}, ErrInvalidCredentials
+		return unknown()
 	}
 	org, err := s.Orgs.ByRegistrationKey(ctx, req.RegistrationKey)
 	if err != nil {
 		if apperr.Is(err, apperr.KindNotFound) {
-			users.BurnPasswordCheck(req.Password)
-			return Result{}, ErrInvalidCredentials
+			return unknown()
 		}
 		return Result{}, err
 	}
-	nu := users.NewUser{Username: strings.TrimSpace(req.Username), Password: req.Password, OrgID: org.ID}
+	nu := users.NewUser{Username: name, Password: req.Password, OrgID: org.ID}
 	if org.UsesLDAP() {
 		if s.LDAP == nil {
 			return Result{}, apperr.Unavailable(nil, "LDAP sign-in is not configured on this server")
 		}
 		found := false
 		nu, found, err = s.LDAP.Register(ctx, org, req)
-		if err != nil {
+		var st *StatusError
+		switch {
+		case IsInvalidCredentials(err):
+			users.BurnPasswordCheck(req.Password)
+			a.fail(ReasonBadPassword)
+			return Result{}, err
+		case errors.Is(err, ErrScriptsFailed):
+			a.refuse(ReasonScriptFailed)
+			return Result{}, err
+		case errors.As(err, &st):
+			a.refuse(ReasonDeactivated)
+			return Result{}, err
+		case err != nil:
 			return Result{}, err
 		}
 		if !found {
@@ -180,9 +273,9 @@ func (s *Service) register(ctx context.Context, req Request) (Result, error) {
 				return Result{}, err
 			}
 			if !ok {
-				return Result{}, ErrInvalidCredentials
+				return unknown()
 			}
-			nu = users.NewUser{Username: strings.TrimSpace(req.Username), Password: req.Password, OrgID: target}
+			nu = users.NewUser{Username: name, Password: req.Password, OrgID: target}
 		}
 	}
 	var id int64
@@ -194,6 +287,7 @@ func (s *Service) register(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	a.succeed()
 	return s.withDevice(ctx, id, req)
 }
 
