@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/csrf"
@@ -393,13 +395,49 @@ func (s *Server) consoleLogout(w http.ResponseWriter, r *http.Request) {
 	s.done(w, r, "/login", "ok", "You have signed out.")
 }
 
-// safeNext keeps a post-sign-in destination on this site.
+// safeNext returns where to go after signing in: next when it is a path on
+// this server, "/orgs" (the home page) when it is empty, and "/" otherwise
+// (docs/rules.md section 10). Browsers strip tabs and line breaks from a URL
+// and read a backslash as a slash, so "/\t/evil.example" or "/\\evil.example"
+// would leave the site: next must be printable ASCII without a backslash, one
+// leading slash not followed by a slash, and pass the same checks once
+// percent-decoded ("/%09/evil.example", "/%5Cevil"). The sign-in page itself
+// and the API are no destinations.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") || strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/api/") {
+	if next == "" {
 		return "/orgs"
 	}
+	decoded, err := url.PathUnescape(next)
+	if err != nil || !localPath(next, true) || !localPath(decoded, false) {
+		return "/"
+	}
+	for _, p := range []string{next, decoded} {
+		if strings.HasPrefix(p, "/login") || strings.HasPrefix(p, "/api/") {
+			return "/"
+		}
+	}
 	return next
+}
+
+// localPath reports whether p is an absolute path without a host: "/" not
+// followed by "/" or "\", no backslash and no control character anywhere;
+// raw also refuses spaces and anything outside printable ASCII (a path the
+// server made is percent-encoded).
+func localPath(p string, raw bool) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') {
+		return false
+	}
+	if raw {
+		for i := 0; i < len(p); i++ {
+			if p[i] <= ' ' || p[i] >= 0x7f {
+				return false
+			}
+		}
+		return true
+	}
+	return strings.IndexFunc(p, func(r rune) bool {
+		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
+	}) < 0
 }
 
 // pagePathID reads the {name} path parameter as an id, showing a 404 page when it is not one.
