@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/authority-server/authority/authority"
 )
 
@@ -12,16 +14,18 @@ import (
 // org's default roles, where a database of an earlier version may have it.
 func TestMigrationTakesSysadminFromDirectories(t *testing.T) {
 	path := filepath.Join(t.TempDir(), authority.DBFile)
-	db, err := authority.OpenDB(context.Background(), path)
+	db, err := sqlx.Open("sqlite", "file:"+path)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := authority.MigrateUpTo(context.Background(), db, 3); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`UPDATE roles SET in_mapping = 1 WHERE name = 'SYSADMIN';
 		INSERT INTO orgs(name, registration_key, default_roles, created_at) VALUES
 			('Ops', 'AAAA-BBBB-CCCC-DDDD', '["Desktop User","sysadmin","PROe User"]', '2026-01-01T00:00:00Z'),
 			('Only', 'AAAA-BBBB-CCCC-EEEE', '["SYSADMIN"]', '2026-01-01T00:00:00Z'),
-			('Plain', 'AAAA-BBBB-CCCC-FFFF', '["Desktop User"]', '2026-01-01T00:00:00Z');
-		PRAGMA user_version = 3`); err != nil {
+			('Plain', 'AAAA-BBBB-CCCC-FFFF', '["Desktop User"]', '2026-01-01T00:00:00Z')`); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
