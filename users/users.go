@@ -19,6 +19,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users/roles"
@@ -98,7 +99,7 @@ const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.org
 
 // Filter narrows List. Zero fields match everything.
 type Filter struct {
-	Username string // exact, case-insensitive
+	Username string // exact, ignoring case (casefold.Key)
 	Search   string // substring of username, email or names
 	OrgID    int64
 	OrgIDs   []int64
@@ -116,12 +117,13 @@ func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]User, error) 
 	var where []string
 	var args []any
 	if f.Username != "" {
-		where, args = append(where, "u.username = ?"), append(args, f.Username)
+		where, args = append(where, "u.username_key = ?"), append(args, casefold.Key(f.Username))
 	}
 	if f.Search != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Search) + "%"
-		where = append(where, `(u.username LIKE ? ESCAPE '\' OR u.email LIKE ? ESCAPE '\' OR u.first_name LIKE ? ESCAPE '\' OR u.last_name LIKE ? ESCAPE '\')`)
-		args = append(args, like, like, like, like)
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+		like, folded := "%"+esc.Replace(f.Search)+"%", "%"+esc.Replace(casefold.Key(f.Search))+"%"
+		where = append(where, `(coalesce(u.username_key, u.username) LIKE ? ESCAPE '\' OR u.email LIKE ? ESCAPE '\' OR u.first_name LIKE ? ESCAPE '\' OR u.last_name LIKE ? ESCAPE '\')`)
+		args = append(args, folded, like, like, like)
 	}
 	if f.OrgID != 0 {
 		where, args = append(where, "u.org_id = ?"), append(args, f.OrgID)
@@ -192,10 +194,11 @@ func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (User, error) {
 	return us[0], nil
 }
 
-// ByUsername returns the user with that username (case-insensitive).
+// ByUsername returns the user with that username, ignoring case
+// (casefold.Key).
 func (s *Service) ByUsername(ctx context.Context, username string) (User, error) {
 	var u User
-	err := s.DB.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.username = ?`, username)
+	err := s.DB.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.username_key = ?`, casefold.Key(username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, apperr.NotFound("no user is named %q", username)
 	}
@@ -281,7 +284,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 		return 0, err
 	}
 	var exists int
-	if err := tx.GetContext(ctx, &exists, `SELECT count(*) FROM users WHERE username = ?`, n.Username); err != nil {
+	if err := tx.GetContext(ctx, &exists, `SELECT count(*) FROM users WHERE username_key = ?`, casefold.Key(n.Username)); err != nil {
 		return 0, fmt.Errorf("users: create: %w", err)
 	}
 	if exists > 0 {
@@ -294,9 +297,9 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 		}
 	}
 	now := s.stamp()
-	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, email, first_name, last_name, org_id, password_hash, ldap_server_id, ldap_dn, ldap_uid, created_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.Username, strings.TrimSpace(n.Email), strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName), n.OrgID, hash, n.LDAPServerID, n.LDAPDN, n.LDAPUID, now, now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, username_key, email, first_name, last_name, org_id, password_hash, ldap_server_id, ldap_dn, ldap_uid, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.Username, casefold.Key(n.Username), strings.TrimSpace(n.Email), strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName), n.OrgID, hash, n.LDAPServerID, n.LDAPDN, n.LDAPUID, now, now)
 	if err != nil {
 		return 0, fmt.Errorf("users: create %s: %w", n.Username, err)
 	}
