@@ -18,7 +18,7 @@ import (
 	"github.com/authority-server/authority/users"
 )
 
-// MaxNameLength bounds matter names.
+// MaxNameLength bounds matter names, in characters.
 const MaxNameLength = 200
 
 // Matter is a legal hold matter with its custodians' user ids.
@@ -51,8 +51,8 @@ func (s *Service) Create(ctx context.Context, name string) (Matter, error) {
 	if name == "" {
 		return Matter{}, apperr.Invalid("name", "is required")
 	}
-	if len(name) > MaxNameLength {
-		return Matter{}, apperr.Invalid("name", "must be at most %d characters", MaxNameLength)
+	if err := apperr.CheckLine("name", name, MaxNameLength); err != nil {
+		return Matter{}, err
 	}
 	res, err := s.DB.ExecContext(ctx, `INSERT INTO legal_holds(name, active, created_at) VALUES(?, 1, ?)`, name, s.Now().UTC().Format(time.RFC3339))
 	if err != nil {

@@ -32,7 +32,7 @@ const (
 	RootName               = "Default"
 	DefaultArchiveHoldDays = 365
 	MaxArchiveHoldDays     = 36500
-	MaxNameLength          = 200
+	MaxNameLength          = 255 // characters: any org name a script may return (docs/rules.md section 10)
 )
 
 // DefaultRoles are the roles a new org gives its users unless configured otherwise.
@@ -359,13 +359,11 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (Org, error) {
 func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, id int64, in Input, creating bool) error {
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
-		switch {
-		case name == "":
+		if name == "" {
 			return apperr.Invalid("name", "must not be empty")
-		case len(name) > MaxNameLength:
-			return apperr.Invalid("name", "must be at most %d characters", MaxNameLength)
-		case strings.ContainsAny(name, "\x00\r\n"):
-			return apperr.Invalid("name", "must not contain control characters")
+		}
+		if err := apperr.CheckLine("name", name, MaxNameLength); err != nil {
+			return err
 		}
 		var other int64
 		err := tx.GetContext(ctx, &other, `SELECT id FROM orgs WHERE name_key = ? AND id <> ?`, casefold.Key(name), id)
@@ -384,6 +382,9 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, id int64, in Input, cr
 		}
 	}
 	if in.AuthMethod != nil {
+		if err := apperr.CheckLine("authMethod", *in.AuthMethod, 16); err != nil {
+			return err // no method is longer
+		}
 		m := strings.ToLower(strings.TrimSpace(*in.AuthMethod))
 		if m != "" && m != AuthLocal && m != AuthLDAP {
 			return apperr.Invalid("authMethod", "must be \"local\", \"ldap\" or \"\" (inherit from the parent org), not %q", *in.AuthMethod)

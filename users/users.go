@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/jmoiron/sqlx"
 
@@ -51,8 +50,14 @@ const (
 // creates (with the roles.Sysadmin role and a local password).
 const BuiltinAdmin = "admin"
 
-// MaxUsernameLength bounds usernames.
-const MaxUsernameLength = 255
+// Length limits of a user's text fields, in characters (docs/rules.md
+// section 10).
+const (
+	MaxUsernameLength = 256 // username
+	MaxEmailLength    = 256 // email
+	MaxNameLength     = 256 // first and last name
+	MaxSearchLength   = 256 // Filter.Search, the search box of the user list
+)
 
 // User is a user as the API shows it.
 type User struct {
@@ -114,6 +119,12 @@ func (s *Service) List(ctx context.Context, f Filter) ([]User, error) {
 }
 
 func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]User, error) {
+	if err := apperr.CheckText("username", f.Username, MaxUsernameLength); err != nil {
+		return nil, err
+	}
+	if err := apperr.CheckText("search", f.Search, MaxSearchLength); err != nil {
+		return nil, err
+	}
 	var where []string
 	var args []any
 	if f.Username != "" {
@@ -226,19 +237,29 @@ type NewUser struct {
 	LDAPUID      string   `json:"-"`
 }
 
-// ValidateUsername checks a username's form.
+// ValidateUsername checks a username's form: not blank, no surrounding
+// spaces, UTF-8 of at most MaxUsernameLength characters without control
+// characters.
 func ValidateUsername(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
 		return apperr.Invalid("username", "is required")
 	case name != strings.TrimSpace(name):
 		return apperr.Invalid("username", "must not start or end with spaces")
-	case len(name) > MaxUsernameLength:
-		return apperr.Invalid("username", "must be at most %d characters", MaxUsernameLength)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return apperr.Invalid("username", "must not contain control characters")
 	}
-	return nil
+	return apperr.CheckLine("username", name, MaxUsernameLength)
+}
+
+// Validate checks a profile's form: email, first and last name each one line
+// of at most MaxEmailLength or MaxNameLength characters.
+func (p Profile) Validate() error {
+	if err := apperr.CheckLine("email", p.Email, MaxEmailLength); err != nil {
+		return err
+	}
+	if err := apperr.CheckLine("firstName", p.FirstName, MaxNameLength); err != nil {
+		return err
+	}
+	return apperr.CheckLine("lastName", p.LastName, MaxNameLength)
 }
 
 // Create makes a user in one transaction.
@@ -260,6 +281,10 @@ func (s *Service) Create(ctx context.Context, n NewUser) (User, error) {
 // spelling kept); no roles means the org's default roles.
 func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, error) {
 	if err := ValidateUsername(n.Username); err != nil {
+		return 0, err
+	}
+	n.Email, n.FirstName, n.LastName = strings.TrimSpace(n.Email), strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName)
+	if err := (Profile{Email: n.Email, FirstName: n.FirstName, LastName: n.LastName}).Validate(); err != nil {
 		return 0, err
 	}
 	if n.OrgID == 0 {
@@ -299,7 +324,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	now := s.stamp()
 	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, username_key, email, first_name, last_name, org_id, password_hash, ldap_server_id, ldap_dn, ldap_uid, created_at, updated_at)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.Username, casefold.Key(n.Username), strings.TrimSpace(n.Email), strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName), n.OrgID, hash, n.LDAPServerID, n.LDAPDN, n.LDAPUID, now, now)
+		n.Username, casefold.Key(n.Username), n.Email, n.FirstName, n.LastName, n.OrgID, hash, n.LDAPServerID, n.LDAPDN, n.LDAPUID, now, now)
 	if err != nil {
 		return 0, fmt.Errorf("users: create %s: %w", n.Username, err)
 	}

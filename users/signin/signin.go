@@ -185,6 +185,11 @@ func (s *Service) register(ctx context.Context, req Request) (Result, error) {
 			nu = users.NewUser{Username: strings.TrimSpace(req.Username), Password: req.Password, OrgID: target}
 		}
 	}
+	if req.DeviceGUID != "" {
+		if err := users.ValidateDevice(req.DeviceGUID, req.DeviceName); err != nil {
+			return Result{}, err // before the user is created
+		}
+	}
 	var id int64
 	err = s.Users.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
