@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -64,7 +65,10 @@ func (s *Server) consoleRoutes(r chi.Router) {
 	static, _ := fs.Sub(staticFiles, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	r.Handle("/static/*", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+		// No directory listings, and a name the files cannot have
+		// ("%c0%ae", "..") is not found rather than a file system error.
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if strings.HasSuffix(r.URL.Path, "/") || !utf8.ValidString(name) || !fs.ValidPath(name) {
 			http.NotFound(w, r)
 			return
 		}
@@ -630,12 +634,16 @@ func formInt64s(r *http.Request, name string) ([]int64, error) {
 }
 
 // readForm reads a posted form before anything else looks at it, answering
-// 400 when it cannot be read.
+// 400 when it cannot be read and 413 when it is larger than MaxBodyBytes.
 func (s *Server) readForm(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			if err := r.ParseForm(); err != nil {
 				s.Log.Warn("console: bad form", "path", r.URL.Path, "err", err)
+				if big := (*http.MaxBytesError)(nil); errors.As(err, &big) {
+					http.Error(w, "the form could not be read: "+tooLarge(big), http.StatusRequestEntityTooLarge)
+					return
+				}
 				http.Error(w, "the form could not be read: "+err.Error(), http.StatusBadRequest)
 				return
 			}
