@@ -82,6 +82,12 @@ func migrations() ([]migration, error) {
 	return out, nil
 }
 
+// goSteps are the Go parts of migrations, by version, for what SQLite cannot
+// compute: each runs in its migration's transaction, after its SQL.
+var goSteps = map[int]func(ctx context.Context, tx *sqlx.Tx) error{
+	6: foldNameKeys, // 0006_casefold.sql
+}
+
 // SchemaVersion is the newest schema this binary knows.
 func SchemaVersion() int {
 	ms, err := migrations()
@@ -93,7 +99,11 @@ func SchemaVersion() int {
 
 // Migrate brings the database schema up to this binary's version, one
 // transaction per migration. It refuses a database newer than the binary.
-func Migrate(ctx context.Context, db *sqlx.DB) error {
+func Migrate(ctx context.Context, db *sqlx.DB) error { return migrateUpTo(ctx, db, -1) }
+
+// migrateUpTo is Migrate stopping after migration last (-1: the newest), so
+// that a test can build the database of an earlier version.
+func migrateUpTo(ctx context.Context, db *sqlx.DB, last int) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
@@ -110,7 +120,7 @@ func Migrate(ctx context.Context, db *sqlx.DB) error {
 		return fmt.Errorf("authority: the database has schema version %d but this binary knows only up to %d: run a newer authority binary (or restore a backup made for this version)", current, newest)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.version <= current || (last >= 0 && m.version > last) {
 			continue
 		}
 		var err error
@@ -135,6 +145,11 @@ const foreignKeysOff = "-- migrate: foreign_keys off"
 func apply(ctx context.Context, tx *sqlx.Tx, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
+	}
+	if step := goSteps[m.version]; step != nil {
+		if err := step(ctx, tx); err != nil {
+			return err
+		}
 	}
 	_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, m.version))
 	return err

@@ -2,9 +2,10 @@ package authority_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/authority"
 )
@@ -13,11 +14,13 @@ import (
 // org's default roles, where a database of an earlier version may have it.
 func TestMigrationTakesSysadminFromDirectories(t *testing.T) {
 	path := filepath.Join(t.TempDir(), authority.DBFile)
-	db, err := authority.OpenDB(context.Background(), path)
+	db, err := sqlx.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	if err := authority.MigrateUpTo(context.Background(), db, 3); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.Exec(`UPDATE roles SET in_mapping = 1 WHERE name = 'SYSADMIN';
 		INSERT INTO orgs(name, registration_key, default_roles, created_at) VALUES
 			('Ops', 'AAAA-BBBB-CCCC-DDDD', '["Desktop User","sysadmin","PROe User"]', '2026-01-01T00:00:00Z'),
@@ -25,15 +28,11 @@ func TestMigrationTakesSysadminFromDirectories(t *testing.T) {
 			('Plain', 'AAAA-BBBB-CCCC-FFFF', '["Desktop User"]', '2026-01-01T00:00:00Z')`); err != nil {
 		t.Fatal(err)
 	}
-	// Run the migration's text again on that state (the later migrations
-	// stay as they are).
-	text, err := os.ReadFile(filepath.Join("migrations", "0004_security.sql"))
-	if err != nil {
+	db.Close()
+	if db, err = authority.OpenDB(context.Background(), path); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(string(text)); err != nil {
-		t.Fatal(err)
-	}
+	defer db.Close()
 	var inMapping bool
 	if err := db.Get(&inMapping, `SELECT in_mapping FROM roles WHERE name = 'SYSADMIN'`); err != nil || inMapping {
 		t.Errorf("SYSADMIN on the Role Mapping list after migration: %t, %v", inMapping, err)

@@ -3,8 +3,7 @@ package dirsync
 import (
 	"context"
 	"fmt"
-	"strings"
-
+	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
@@ -43,7 +42,7 @@ func (e *engine) loadUsers(ctx context.Context) error {
 	err := e.s.users.InScope(ctx, e.orgIDs, func(su users.ScopeUser) {
 		u := &scopeUser{ScopeUser: su}
 		e.users = append(e.users, u)
-		key := strings.ToLower(u.Username)
+		key := casefold.Key(u.Username)
 		e.byName[key] = append(e.byName[key], u)
 		e.orgs[u.OrgID].Users++
 		e.total.Users++

@@ -32,6 +32,7 @@ const notificationsKey = "dirsync.notifications"
 // Limits of Settings > Notifications.
 const (
 	MaxEmails        = 100
+	MaxEmailLength   = 256 // each address, and smtp.from, in characters
 	DefaultSMTPPort  = 25
 	maxEmailLines    = 1000 // changed users listed in one summary email
 	defaultFromLocal = "authority"
@@ -114,6 +115,9 @@ func (s *Service) SaveNotifications(ctx context.Context, n Notifications) (Notif
 	}
 	seen := map[string]bool{}
 	for i, raw := range n.Emails {
+		if err := apperr.CheckLine(fmt.Sprintf("emails[%d]", i), raw, MaxEmailLength); err != nil {
+			return Notifications{}, err
+		}
 		addr, err := parseAddress(raw)
 		if err != nil {
 			return Notifications{}, apperr.Invalid(fmt.Sprintf("emails[%d]", i), "%q is not an email address (like ops@example.com): %v", raw, err)
@@ -135,6 +139,9 @@ func (s *Service) SaveNotifications(ctx context.Context, n Notifications) (Notif
 		return Notifications{}, apperr.Invalid("smtp.username", "must be at most 256 characters without control characters")
 	}
 	from := strings.TrimSpace(m.From)
+	if err := apperr.CheckLine("smtp.from", from, MaxEmailLength); err != nil {
+		return Notifications{}, err
+	}
 	if from != "" {
 		if _, err := mail.ParseAddress(from); err != nil {
 			return Notifications{}, apperr.Invalid("smtp.from", "%q is not an email address: %v", from, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/internal/metrics"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/ldapauth/script"
@@ -117,7 +118,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 		var res *script.Result
 		person := srv.Person(ent)
 		for _, name := range person.Usernames {
-			for _, u := range e.byName[strings.ToLower(name)] {
+			for _, u := range e.byName[casefold.Key(name)] {
 				if !e.serves[u.OrgID][srv.ID] {
 					continue
 				}

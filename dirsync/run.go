@@ -44,7 +44,7 @@ type engine struct {
 	sets     map[int64]*script.Set
 	serves   map[int64]map[int64]bool // org id → server ids of the org
 	users    []*scopeUser
-	byName   map[string][]*scopeUser // lower-case username (several only when usernames differ in non-ASCII case)
+	byName   map[string][]*scopeUser // casefold.Key of the username (several only for names an earlier version let differ in case)
 	mapping  roles.Mapping
 	orgs     map[int64]*Counts
 	total    Counts

@@ -7,6 +7,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/casefold"
 )
 
 // ErrCredentialsRefused is Authenticate's one answer when the directory does
@@ -102,7 +103,7 @@ func Authenticate(ctx context.Context, srv Server, username, password string) (*
 func holdsUsername(srv Server, e *Entry, username string) bool {
 	want := strings.TrimSpace(username)
 	for _, u := range srv.Person(e).Usernames {
-		if strings.EqualFold(u, want) {
+		if casefold.Equal(u, want) {
 			return true
 		}
 	}

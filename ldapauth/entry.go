@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/ldapauth/script"
 )
 
@@ -88,7 +89,7 @@ func (s Server) Person(e *Entry) Person {
 		seen := map[string]bool{}
 		for _, v := range e.Get(ua) {
 			v = strings.TrimSpace(v)
-			k := strings.ToLower(v)
+			k := casefold.Key(v)
 			if v == "" || seen[k] {
 				continue
 			}

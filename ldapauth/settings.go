@@ -31,6 +31,8 @@ const (
 	DefaultSyncTimeout = "2h"
 	// MinSyncTimeout is the shortest syncTimeout accepted.
 	MinSyncTimeout = time.Minute
+	// MaxSettingLength bounds registrantsNotFound and syncInterval, in characters.
+	MaxSettingLength = 64
 )
 
 // Settings are the LDAP settings of Settings > Security > LDAP
@@ -109,6 +111,12 @@ func (s *Service) Settings(ctx context.Context) (Settings, error) {
 // SaveSettings validates and stores the LDAP settings and returns them as
 // stored (normalised). Each problem is an *apperr.Error naming the field.
 func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, error) {
+	if err := apperr.CheckLine("registrantsNotFound", in.RegistrantsNotFound, MaxSettingLength); err != nil {
+		return Settings{}, err
+	}
+	if err := apperr.CheckLine("syncInterval", in.SyncInterval, MaxSettingLength); err != nil {
+		return Settings{}, err
+	}
 	out := in
 	rnf := strings.TrimSpace(in.RegistrantsNotFound)
 	switch {

@@ -83,6 +83,9 @@ type PreviewResult struct {
 // order, with the scripts (compiled once per call) run on each shown row.
 // The directory is read page by page; only the shown rows are kept.
 func Preview(ctx context.Context, srv Server, search string, page, pageSize int) (PreviewResult, error) {
+	if err := apperr.CheckText("search", search, MaxSearchLength); err != nil {
+		return PreviewResult{Page: page, PageSize: pageSize, Entries: []PreviewEntry{}}, err
+	}
 	if page < 1 {
 		page = 1
 	}
@@ -199,6 +202,12 @@ func TryScript(ctx context.Context, srv Server, kind, source, dn, username strin
 		return res, err
 	}
 	dn, username = strings.TrimSpace(dn), strings.TrimSpace(username)
+	if err := apperr.CheckLine("dn", dn, MaxDNLength); err != nil {
+		return res, err
+	}
+	if err := apperr.CheckLine("username", username, MaxUsernameLength); err != nil {
+		return res, err
+	}
 	if (dn == "") == (username == "") {
 		return res, apperr.Invalid("dn", "give either dn or username (the entry to try the script on)")
 	}

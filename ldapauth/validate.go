@@ -2,7 +2,6 @@ package ldapauth
 
 import (
 	"strings"
-	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -10,8 +9,21 @@ import (
 	"github.com/authority-server/authority/ldapauth/script"
 )
 
-// MaxNameLength bounds a server's name.
-const MaxNameLength = 200
+// Length limits of a server's text fields and of the admin tools' inputs
+// (docs/rules.md section 10): characters, or bytes where named so. A script's
+// limit is script.MaxSourceLen.
+const (
+	MaxNameLength          = 200      // name
+	MaxURLLength           = 2048     // url
+	MaxCACertificateBytes  = 64 << 10 // caCertificate (PEM)
+	MaxDNLength            = 1024     // bindDN, a DN to try a script on
+	MaxBindPasswordBytes   = 1024     // bindPassword
+	MaxSearchFilterLength  = 4096     // searchFilter
+	MaxAttributeNameLength = 256      // each mapped or sensitive attribute
+	MaxSensitiveAttributes = 100      // entries of sensitiveAttributes
+	MaxSearchLength        = 256      // the preview's search box
+	MaxUsernameLength      = 256      // a username to try a script on (as users.MaxUsernameLength)
+)
 
 // Validate checks a server's settings as Create and Update do, without
 // storing anything. The first problem is returned as an *apperr.Error of kind
@@ -21,14 +33,49 @@ func Validate(srv Server) error {
 	return normalize(&srv)
 }
 
+// checkLengths refuses a text field of srv over its limit, naming the field,
+// before anything parses it.
+func checkLengths(srv *Server) error {
+	for _, f := range []struct {
+		field, value string
+		max          int
+	}{
+		{"name", srv.Name, MaxNameLength}, {"url", srv.URL, MaxURLLength}, {"bindDN", srv.BindDN, MaxDNLength},
+		{"emailAttribute", srv.EmailAttribute, MaxAttributeNameLength}, {"firstNameAttribute", srv.FirstNameAttribute, MaxAttributeNameLength},
+		{"lastNameAttribute", srv.LastNameAttribute, MaxAttributeNameLength},
+	} {
+		if err := apperr.CheckLine(f.field, f.value, f.max); err != nil {
+			return err
+		}
+	}
+	if err := apperr.CheckText("searchFilter", srv.SearchFilter, MaxSearchFilterLength); err != nil {
+		return err
+	}
+	if n := len(srv.CACertificate); n > MaxCACertificateBytes {
+		return apperr.Invalid("caCertificate", "is too long: %d bytes, at most %d (64 KiB)", n, MaxCACertificateBytes)
+	}
+	if n := len(srv.BindPassword); n > MaxBindPasswordBytes {
+		return apperr.Invalid("bindPassword", "is too long: at most %d bytes", MaxBindPasswordBytes)
+	}
+	if n := len(srv.SensitiveAttributes); n > MaxSensitiveAttributes {
+		return apperr.Invalid("sensitiveAttributes", "lists %d attributes, at most %d", n, MaxSensitiveAttributes)
+	}
+	for _, a := range srv.SensitiveAttributes {
+		if err := apperr.CheckLine("sensitiveAttributes", a, MaxAttributeNameLength); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // normalize trims and defaults srv's fields and validates them.
 func normalize(srv *Server) error {
 	srv.Name = strings.TrimSpace(srv.Name)
-	switch {
-	case srv.Name == "":
+	if srv.Name == "" {
 		return apperr.Invalid("name", "is required: a label for this server, e.g. \"Corporate AD\"")
-	case utf8.RuneCountInString(srv.Name) > MaxNameLength:
-		return apperr.Invalid("name", "is longer than %d characters", MaxNameLength)
+	}
+	if err := checkLengths(srv); err != nil {
+		return err
 	}
 	srv.URL = strings.TrimSpace(srv.URL)
 	u, err := parseServerURL(srv.URL)

@@ -19,7 +19,7 @@ import (
 	"github.com/authority-server/authority/users"
 )
 
-// MaxNameLength bounds matter names.
+// MaxNameLength bounds matter names, in characters.
 const MaxNameLength = 200
 
 // Matter is a legal hold matter with its custodians' user ids.
@@ -52,8 +52,8 @@ func (s *Service) Create(ctx context.Context, name string) (Matter, error) {
 	if name == "" {
 		return Matter{}, apperr.Invalid("name", "is required")
 	}
-	if len(name) > MaxNameLength {
-		return Matter{}, apperr.Invalid("name", "must be at most %d characters", MaxNameLength)
+	if err := apperr.CheckLine("name", name, MaxNameLength); err != nil {
+		return Matter{}, err
 	}
 	var id int64
 	err := s.Users.InTx(ctx, func(tx *sqlx.Tx) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/internal/audit"
+	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/users/roles"
 )
@@ -32,7 +33,7 @@ const (
 	RootName               = "Default"
 	DefaultArchiveHoldDays = 365
 	MaxArchiveHoldDays     = 36500
-	MaxNameLength          = 200
+	MaxNameLength          = 255 // characters: any org name a script may return (docs/rules.md section 10)
 )
 
 // DefaultRoles are the roles a new org gives its users unless configured otherwise.
@@ -98,10 +99,12 @@ func (t *Tree) Get(id int64) (Org, bool) {
 	return *o, true
 }
 
-// ByName returns the org named name (case-insensitive).
+// ByName returns the org named name, ignoring case (casefold.Key, as the
+// database's name_key).
 func (t *Tree) ByName(name string) (Org, bool) {
+	key := casefold.Key(strings.TrimSpace(name))
 	for _, o := range t.sorted {
-		if strings.EqualFold(o.Name, name) {
+		if casefold.Key(o.Name) == key {
 			return o, true
 		}
 	}
@@ -215,10 +218,10 @@ func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (Org, error) {
 	return o, nil
 }
 
-// ByName returns the org with that name (case-insensitive).
+// ByName returns the org with that name, ignoring case (casefold.Key).
 func (s *Service) ByName(ctx context.Context, name string) (Org, error) {
 	var id int64
-	err := s.DB.GetContext(ctx, &id, `SELECT id FROM orgs WHERE name = ?`, strings.TrimSpace(name))
+	err := s.DB.GetContext(ctx, &id, `SELECT id FROM orgs WHERE name_key = ?`, casefold.Key(strings.TrimSpace(name)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Org{}, apperr.NotFound("no org is named %q", name)
 	}
@@ -252,8 +255,8 @@ func (s *Service) EnsureRoot(ctx context.Context) (Org, error) {
 			return Org{}, kerr
 		}
 		hold := DefaultArchiveHoldDays
-		res, err := s.DB.ExecContext(ctx, `INSERT INTO orgs(name, parent_id, registration_key, auth_method, default_roles, archive_hold_days, created_at) VALUES(?, NULL, ?, 'local', ?, ?, ?)`,
-			RootName, key, mustJSON(DefaultRoles), hold, s.stamp())
+		res, err := s.DB.ExecContext(ctx, `INSERT INTO orgs(name, name_key, parent_id, registration_key, auth_method, default_roles, archive_hold_days, created_at) VALUES(?, ?, NULL, ?, 'local', ?, ?, ?)`,
+			RootName, casefold.Key(RootName), key, mustJSON(DefaultRoles), hold, s.stamp())
 		if err != nil {
 			return Org{}, fmt.Errorf("orgs: create root: %w", err)
 		}
@@ -319,8 +322,9 @@ func (s *Service) Create(ctx context.Context, in Input) (Org, error) {
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO orgs(name, parent_id, registration_key, created_at) VALUES(?, ?, ?, ?)`,
-			"new org "+key, *parent, key, s.stamp())
+		placeholder := "new org " + key // named by apply below
+		res, err := tx.ExecContext(ctx, `INSERT INTO orgs(name, name_key, parent_id, registration_key, created_at) VALUES(?, ?, ?, ?, ?)`,
+			placeholder, casefold.Key(placeholder), *parent, key, s.stamp())
 		if err != nil {
 			return fmt.Errorf("orgs: create: %w", err)
 		}
@@ -389,22 +393,20 @@ func record(ctx context.Context, tx *sqlx.Tx, action string, before *Org, id int
 func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, id int64, in Input, creating bool) error {
 	if in.Name != nil {
 		name := strings.TrimSpace(*in.Name)
-		switch {
-		case name == "":
+		if name == "" {
 			return apperr.Invalid("name", "must not be empty")
-		case len(name) > MaxNameLength:
-			return apperr.Invalid("name", "must be at most %d characters", MaxNameLength)
-		case strings.ContainsAny(name, "\x00\r\n"):
-			return apperr.Invalid("name", "must not contain control characters")
+		}
+		if err := apperr.CheckLine("name", name, MaxNameLength); err != nil {
+			return err
 		}
 		var other int64
-		err := tx.GetContext(ctx, &other, `SELECT id FROM orgs WHERE name = ? AND id <> ?`, name, id)
+		err := tx.GetContext(ctx, &other, `SELECT id FROM orgs WHERE name_key = ? AND id <> ?`, casefold.Key(name), id)
 		if err == nil {
 			return apperr.Invalid("name", "an org named %q already exists (org %d); org names are unique, ignoring case", name, other)
 		} else if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("orgs: check name: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET name = ? WHERE id = ?`, name, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET name = ?, name_key = ? WHERE id = ?`, name, casefold.Key(name), id); err != nil {
 			return fmt.Errorf("orgs: set name: %w", err)
 		}
 	}
@@ -414,6 +416,9 @@ func (s *Service) apply(ctx context.Context, tx *sqlx.Tx, id int64, in Input, cr
 		}
 	}
 	if in.AuthMethod != nil {
+		if err := apperr.CheckLine("authMethod", *in.AuthMethod, 16); err != nil {
+			return err // no method is longer
+		}
 		m := strings.ToLower(strings.TrimSpace(*in.AuthMethod))
 		if m != "" && m != AuthLocal && m != AuthLDAP {
 			return apperr.Invalid("authMethod", "must be \"local\", \"ldap\" or \"\" (inherit from the parent org), not %q", *in.AuthMethod)

@@ -36,6 +36,18 @@ type Archive struct {
 // MaxDeviceGUIDLength bounds device GUIDs.
 const MaxDeviceGUIDLength = 128
 
+// MaxDeviceNameLength bounds device names, in characters.
+const MaxDeviceNameLength = 256
+
+// ValidateDevice checks what a sign-in sends about its device: the GUID's
+// form (deviceGuid) and the name's length (deviceName).
+func ValidateDevice(guid, name string) error {
+	if err := validGUID("deviceGuid", guid); err != nil {
+		return err
+	}
+	return apperr.CheckLine("deviceName", name, MaxDeviceNameLength)
+}
+
 func validGUID(field, guid string) error {
 	if strings.TrimSpace(guid) == "" {
 		return apperr.Invalid(field, "is required")
@@ -50,7 +62,7 @@ func validGUID(field, guid string) error {
 // recognises it when it is already the user's (reactivating it if the user is
 // active). A device of another user is refused.
 func (s *Service) RegisterDeviceTx(ctx context.Context, tx *sqlx.Tx, userID int64, guid, name string) (Device, error) {
-	if err := validGUID("deviceGuid", guid); err != nil {
+	if err := ValidateDevice(guid, name); err != nil {
 		return Device{}, err
 	}
 	var d Device

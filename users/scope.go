@@ -3,8 +3,8 @@ package users
 import (
 	"context"
 	"fmt"
-	"strings"
 
+	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/users/roles"
 )
 
@@ -61,7 +61,7 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 			return fmt.Errorf("users: the users in scope: %w", err)
 		}
 		u.State.OnHold = held[u.ID]
-		u.Protected = strings.EqualFold(u.Username, BuiltinAdmin) && admins[u.ID] && hasPassword && u.LDAPDN == ""
+		u.Protected = casefold.Equal(u.Username, BuiltinAdmin) && admins[u.ID] && hasPassword && u.LDAPDN == ""
 		fn(u)
 	}
 	if err := rows.Err(); err != nil {

@@ -15,12 +15,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/internal/audit"
+	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users/roles"
@@ -52,8 +52,14 @@ const (
 // creates (with the roles.Sysadmin role and a local password).
 const BuiltinAdmin = "admin"
 
-// MaxUsernameLength bounds usernames.
-const MaxUsernameLength = 255
+// Length limits of a user's text fields, in characters (docs/rules.md
+// section 10).
+const (
+	MaxUsernameLength = 256 // username
+	MaxEmailLength    = 256 // email
+	MaxNameLength     = 256 // first and last name
+	MaxSearchLength   = 256 // Filter.Search, the search box of the user list
+)
 
 // User is a user as the API shows it.
 type User struct {
@@ -102,7 +108,7 @@ const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.org
 
 // Filter narrows List. Zero fields match everything.
 type Filter struct {
-	Username string // exact, case-insensitive
+	Username string // exact, ignoring case (casefold.Key)
 	Search   string // substring of username, email or names
 	OrgID    int64
 	OrgIDs   []int64
@@ -117,15 +123,22 @@ func (s *Service) List(ctx context.Context, f Filter) ([]User, error) {
 }
 
 func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]User, error) {
+	if err := apperr.CheckText("username", f.Username, MaxUsernameLength); err != nil {
+		return nil, err
+	}
+	if err := apperr.CheckText("search", f.Search, MaxSearchLength); err != nil {
+		return nil, err
+	}
 	var where []string
 	var args []any
 	if f.Username != "" {
-		where, args = append(where, "u.username = ?"), append(args, f.Username)
+		where, args = append(where, "u.username_key = ?"), append(args, casefold.Key(f.Username))
 	}
 	if f.Search != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Search) + "%"
-		where = append(where, `(u.username LIKE ? ESCAPE '\' OR u.email LIKE ? ESCAPE '\' OR u.first_name LIKE ? ESCAPE '\' OR u.last_name LIKE ? ESCAPE '\')`)
-		args = append(args, like, like, like, like)
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+		like, folded := "%"+esc.Replace(f.Search)+"%", "%"+esc.Replace(casefold.Key(f.Search))+"%"
+		where = append(where, `(coalesce(u.username_key, u.username) LIKE ? ESCAPE '\' OR u.email LIKE ? ESCAPE '\' OR u.first_name LIKE ? ESCAPE '\' OR u.last_name LIKE ? ESCAPE '\')`)
+		args = append(args, folded, like, like, like)
 	}
 	if f.OrgID != 0 {
 		where, args = append(where, "u.org_id = ?"), append(args, f.OrgID)
@@ -196,10 +209,11 @@ func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (User, error) {
 	return us[0], nil
 }
 
-// ByUsername returns the user with that username (case-insensitive).
+// ByUsername returns the user with that username, ignoring case
+// (casefold.Key).
 func (s *Service) ByUsername(ctx context.Context, username string) (User, error) {
 	var u User
-	err := s.DB.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.username = ?`, username)
+	err := s.DB.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.username_key = ?`, casefold.Key(username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, apperr.NotFound("no user is named %q", username)
 	}
@@ -227,19 +241,29 @@ type NewUser struct {
 	LDAPUID      string   `json:"-"`
 }
 
-// ValidateUsername checks a username's form.
+// ValidateUsername checks a username's form: not blank, no surrounding
+// spaces, UTF-8 of at most MaxUsernameLength characters without control
+// characters.
 func ValidateUsername(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
 		return apperr.Invalid("username", "is required")
 	case name != strings.TrimSpace(name):
 		return apperr.Invalid("username", "must not start or end with spaces")
-	case len(name) > MaxUsernameLength:
-		return apperr.Invalid("username", "must be at most %d characters", MaxUsernameLength)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return apperr.Invalid("username", "must not contain control characters")
 	}
-	return nil
+	return apperr.CheckLine("username", name, MaxUsernameLength)
+}
+
+// Validate checks a profile's form: email, first and last name each one line
+// of at most MaxEmailLength or MaxNameLength characters.
+func (p Profile) Validate() error {
+	if err := apperr.CheckLine("email", p.Email, MaxEmailLength); err != nil {
+		return err
+	}
+	if err := apperr.CheckLine("firstName", p.FirstName, MaxNameLength); err != nil {
+		return err
+	}
+	return apperr.CheckLine("lastName", p.LastName, MaxNameLength)
 }
 
 // Create makes a user in one transaction (recorded as audit.UserCreate when
@@ -274,6 +298,10 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	if err := ValidateUsername(n.Username); err != nil {
 		return 0, err
 	}
+	n.Email, n.FirstName, n.LastName = strings.TrimSpace(n.Email), strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName)
+	if err := (Profile{Email: n.Email, FirstName: n.FirstName, LastName: n.LastName}).Validate(); err != nil {
+		return 0, err
+	}
 	if n.OrgID == 0 {
 		return 0, apperr.Invalid("orgId", "is required")
 	}
@@ -296,7 +324,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 		return 0, err
 	}
 	var exists int
-	if err := tx.GetContext(ctx, &exists, `SELECT count(*) FROM users WHERE username = ?`, n.Username); err != nil {
+	if err := tx.GetContext(ctx, &exists, `SELECT count(*) FROM users WHERE username_key = ?`, casefold.Key(n.Username)); err != nil {
 		return 0, fmt.Errorf("users: create: %w", err)
 	}
 	if exists > 0 {
@@ -309,9 +337,9 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 		}
 	}
 	now := s.stamp()
-	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, email, first_name, last_name, org_id, password_hash, ldap_server_id, ldap_dn, ldap_uid, created_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.Username, strings.TrimSpace(n.Email), strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName), n.OrgID, hash, n.LDAPServerID, n.LDAPDN, n.LDAPUID, now, now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, username_key, email, first_name, last_name, org_id, password_hash, ldap_server_id, ldap_dn, ldap_uid, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.Username, casefold.Key(n.Username), n.Email, n.FirstName, n.LastName, n.OrgID, hash, n.LDAPServerID, n.LDAPDN, n.LDAPUID, now, now)
 	if err != nil {
 		return 0, fmt.Errorf("users: create %s: %w", n.Username, err)
 	}

@@ -154,7 +154,7 @@ func TestOrgTreeAndInheritance(t *testing.T) {
 		{"malformed JSON", "POST", "/api/v1/orgs", `{"name": "Z",`, 400, "body"},
 		{"trailing data", "POST", "/api/v1/orgs", `{"name": "Z"} {}`, 400, "body"},
 		{"empty body", "POST", "/api/v1/orgs", ``, 400, "body"},
-		{"oversized body", "POST", "/api/v1/orgs", `{"name": "` + strings.Repeat("a", 2<<20) + `"}`, 400, "body"},
+		{"oversized body", "POST", "/api/v1/orgs", `{"name": "` + strings.Repeat("a", 2<<20) + `"}`, 413, "body"},
 		{"unknown org", "GET", "/api/v1/orgs/999", nil, 404, ""},
 		{"bad id", "GET", "/api/v1/orgs/abc", nil, 400, "id"},
 	}

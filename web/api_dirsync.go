@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -39,6 +40,10 @@ func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request) {
 	}
 	// An empty body is {}: "Synchronize now".
 	body, err := io.ReadAll(r.Body)
+	if big := (*http.MaxBytesError)(nil); errors.As(err, &big) {
+		s.writeError(w, http.StatusRequestEntityTooLarge, "body: "+tooLarge(big), map[string]any{"field": "body"})
+		return
+	}
 	if err != nil {
 		s.writeError(w, http.StatusBadRequest, "body: could not read the request body: "+err.Error(), map[string]any{"field": "body"})
 		return

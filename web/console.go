@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/csrf"
@@ -64,7 +66,10 @@ func (s *Server) consoleRoutes(r chi.Router) {
 	static, _ := fs.Sub(staticFiles, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	r.Handle("/static/*", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+		// No directory listings, and a name the files cannot have
+		// ("%c0%ae", "..") is not found rather than a file system error.
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if strings.HasSuffix(r.URL.Path, "/") || !utf8.ValidString(name) || !fs.ValidPath(name) {
 			http.NotFound(w, r)
 			return
 		}
@@ -405,13 +410,49 @@ func (s *Server) consoleLogout(w http.ResponseWriter, r *http.Request) {
 	s.done(w, r, "/login", "ok", "You have signed out.")
 }
 
-// safeNext keeps a post-sign-in destination on this site.
+// safeNext returns where to go after signing in: next when it is a path on
+// this server, "/orgs" (the home page) when it is empty, and "/" otherwise
+// (docs/rules.md section 10). Browsers strip tabs and line breaks from a URL
+// and read a backslash as a slash, so "/\t/evil.example" or "/\\evil.example"
+// would leave the site: next must be printable ASCII without a backslash, one
+// leading slash not followed by a slash, and pass the same checks once
+// percent-decoded ("/%09/evil.example", "/%5Cevil"). The sign-in page itself
+// and the API are no destinations.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") || strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/api/") {
+	if next == "" {
 		return "/orgs"
 	}
+	decoded, err := url.PathUnescape(next)
+	if err != nil || !localPath(next, true) || !localPath(decoded, false) {
+		return "/"
+	}
+	for _, p := range []string{next, decoded} {
+		if strings.HasPrefix(p, "/login") || strings.HasPrefix(p, "/api/") {
+			return "/"
+		}
+	}
 	return next
+}
+
+// localPath reports whether p is an absolute path without a host: "/" not
+// followed by "/" or "\", no backslash and no control character anywhere;
+// raw also refuses spaces and anything outside printable ASCII (a path the
+// server made is percent-encoded).
+func localPath(p string, raw bool) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') {
+		return false
+	}
+	if raw {
+		for i := 0; i < len(p); i++ {
+			if p[i] <= ' ' || p[i] >= 0x7f {
+				return false
+			}
+		}
+		return true
+	}
+	return strings.IndexFunc(p, func(r rune) bool {
+		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
+	}) < 0
 }
 
 // pagePathID reads the {name} path parameter as an id, showing a 404 page when it is not one.
@@ -604,12 +645,16 @@ func formInt64s(r *http.Request, name string) ([]int64, error) {
 }
 
 // readForm reads a posted form before anything else looks at it, answering
-// 400 when it cannot be read.
+// 400 when it cannot be read and 413 when it is larger than MaxBodyBytes.
 func (s *Server) readForm(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			if err := r.ParseForm(); err != nil {
 				s.Log.Warn("console: bad form", "path", r.URL.Path, "err", err)
+				if big := (*http.MaxBytesError)(nil); errors.As(err, &big) {
+					http.Error(w, "the form could not be read: "+tooLarge(big), http.StatusRequestEntityTooLarge)
+					return
+				}
 				http.Error(w, "the form could not be read: "+err.Error(), http.StatusBadRequest)
 				return
 			}

@@ -687,8 +687,10 @@ func (s *Server) consoleAddCustodian(w http.ResponseWriter, r *http.Request) {
 	var u users.User
 	if username == "" {
 		err = apperr.Invalid("username", "enter the username of the custodian")
-	} else if u, err = s.Users.ByUsername(ctx, username); apperr.Is(err, apperr.KindNotFound) {
-		err = apperr.Invalid("username", "no user is named %q", username)
+	} else if err = users.ValidateUsername(username); err == nil { // else: no user can have that name; say why
+		if u, err = s.Users.ByUsername(ctx, username); apperr.Is(err, apperr.KindNotFound) {
+			err = apperr.Invalid("username", "no user is named %q", username)
+		}
 	}
 	if err == nil {
 		_, err = s.Holds.AddCustodian(ctx, id, u.ID)

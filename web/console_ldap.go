@@ -223,6 +223,7 @@ type serverForm struct {
 }
 
 type previewData struct {
+	BadSearch        bool // the search box's value is refused (the page answers 400)
 	Search           string
 	Page, Pages      int
 	Result           ldapauth.PreviewResult
@@ -375,7 +376,11 @@ func (s *Server) consoleLDAPServer(w http.ResponseWriter, r *http.Request) {
 		f.Test = &res
 	}
 	f.Preview = s.preview(ctx, srv, q.Get("search"), q.Get("page"))
-	s.render(w, r, http.StatusOK, "ldap_server", &view{Title: srv.Name, Nav: "ldap", Data: f})
+	status := http.StatusOK
+	if f.Preview.BadSearch {
+		status = http.StatusBadRequest
+	}
+	s.render(w, r, status, "ldap_server", &view{Title: srv.Name, Nav: "ldap", Data: f})
 }
 
 // draftTestPage shows the setup form again with the test of its unsaved
@@ -446,6 +451,9 @@ func (s *Server) preview(ctx context.Context, srv ldapauth.Server, search, pageR
 	res, err := ldapauth.Preview(pctx, srv, p.Search, p.Page, previewPageSize)
 	if err != nil {
 		p.Error = errorText(err)
+		if e, ok := apperr.As(err); ok && e.Field == "search" {
+			p.BadSearch = true
+		}
 		return p
 	}
 	p.Result = res

@@ -110,7 +110,7 @@ func (s *Server) consoleStartSync(w http.ResponseWriter, r *http.Request) {
 	if s.syncUnavailable(w, r) {
 		return
 	}
-	back := r.PostFormValue("back")
+	back := safeNext(r.PostFormValue("back"))
 	if !strings.HasPrefix(back, "/sync/runs") && back != "/settings/ldap" {
 		back = "/settings/ldap"
 	}

@@ -100,9 +100,9 @@ func (s *Server) dbFault(r *http.Request, err error) (*apperr.Error, bool) {
 	return e, ok
 }
 
-// decodeJSON reads the body into v, refusing unknown fields, trailing data,
-// malformed JSON and bodies over MaxBodyBytes with a 400 that names the
-// problem. It reports whether v was filled.
+// decodeJSON reads the body into v, refusing unknown fields, trailing data
+// and malformed JSON with a 400 that names the problem, and a body over
+// MaxBodyBytes with a 413. It reports whether v was filled.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -126,7 +126,7 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 	)
 	switch {
 	case errors.As(err, &big):
-		msg = fmt.Sprintf("the request body is larger than %d bytes", big.Limit)
+		msg, kind = tooLarge(big), http.StatusRequestEntityTooLarge
 	case errors.As(err, &syn):
 		msg = fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, err)
 	case errors.As(err, &typ):
@@ -145,6 +145,11 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 	}
 	s.writeError(w, kind, fld+": "+msg, map[string]any{"field": fld})
 	return false
+}
+
+// tooLarge says that a request body went over its limit (answered 413).
+func tooLarge(big *http.MaxBytesError) string {
+	return fmt.Sprintf("the request body is larger than %d bytes (1 MiB)", big.Limit)
 }
 
 // pathID parses the {name} path parameter as a positive id, answering 400 when it is not one.

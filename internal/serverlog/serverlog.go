@@ -8,6 +8,11 @@
 //
 // The attributes named by ThreadKey and LoggerKey fill the prefix; other
 // attributes follow the message as key=value pairs.
+//
+// Every record is one line: control characters (and the Unicode line
+// separators and bidirectional overrides) in the message and the prefix are
+// written as Go escapes (\n, \x1b, \u2028), and a value holding one is
+// quoted, so that a username such as "bob\n[fake line]" cannot forge a line.
 package serverlog
 
 import (
@@ -21,6 +26,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/natefinch/lumberjack.v2"
 )
@@ -80,10 +87,10 @@ func (h *Handler) take(b *strings.Builder, a slog.Attr) {
 	if h.group == "" {
 		switch a.Key {
 		case ThreadKey:
-			h.thread = a.Value.String()
+			h.thread = escape(a.Value.String())
 			return
 		case LoggerKey:
-			h.logger = a.Value.String()
+			h.logger = escape(a.Value.String())
 			return
 		}
 	}
@@ -106,10 +113,10 @@ func writeAttr(b *strings.Builder, group string, a slog.Attr) {
 		return
 	}
 	b.WriteByte(' ')
-	b.WriteString(key)
+	b.WriteString(escape(key))
 	b.WriteByte('=')
 	s := a.Value.String()
-	if s == "" || strings.ContainsAny(s, " \t\n\"=") {
+	if s == "" || strings.ContainsAny(s, " \"=") || needsEscape(s) {
 		s = strconv.Quote(s)
 	}
 	b.WriteString(s)
@@ -143,13 +150,60 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		b.WriteString(c.logger)
 	}
 	b.WriteString("] ")
-	b.WriteString(strings.ReplaceAll(r.Message, "\n", " "))
+	b.WriteString(escape(r.Message))
 	b.WriteString(extra.String())
 	b.WriteByte('\n')
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	_, err := io.WriteString(h.w, b.String())
 	return err
+}
+
+// unsafeRune reports whether r must not reach a log line as it is: a control
+// character, a Unicode line or paragraph separator, or a bidirectional
+// override that would make a line read differently from what it holds.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
+}
+
+// needsEscape reports whether s holds an unsafe rune or is not valid UTF-8.
+func needsEscape(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || unsafeRune(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// escape writes the unsafe runes of s as Go escapes (\n, \r, \t, \x1b,
+// \u2028; a byte that is not UTF-8 as \xNN) and leaves the rest as it is.
+func escape(s string) string {
+	if !needsEscape(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < utf8.RuneSelf && unsafeRune(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func levelName(l slog.Level) string {

@@ -25,8 +25,9 @@ const (
 // the active script empty: every entry found is active.
 const DefaultActiveSource = "function(entry) { return true; }"
 
-// MaxSourceLen is the longest script Compile accepts, in bytes.
-const MaxSourceLen = 256 << 10
+// MaxSourceLen is the longest script Compile accepts, in bytes (64 KiB,
+// docs/rules.md section 10).
+const MaxSourceLen = 64 << 10
 
 // expected is the hint every shape error ends with.
 const expected = "it must be one function, such as function(entry) { return true; } or function isActive(entry) { ... }"

@@ -34,6 +34,10 @@ func RefuseRuling(field string, names []string) error {
 	return nil
 }
 
+// MaxNameLength bounds a role name, in characters: no role has a longer one
+// (a script's role names are at most 100 characters, docs/rules.md section 10).
+const MaxNameLength = 100
+
 // Role is a role and whether the directory may manage it.
 type Role struct {
 	Name      string `json:"name" db:"name"`
@@ -61,6 +65,9 @@ func Canonical(ctx context.Context, q sqlx.QueryerContext, field string, names [
 	out := []string{}
 	seen := map[string]bool{}
 	for _, n := range names {
+		if err := apperr.CheckLine(field, n, MaxNameLength); err != nil {
+			return nil, err
+		}
 		canon, ok := known[fold(n)]
 		if !ok {
 			return nil, apperr.Invalid(field, "unknown role %q", n)

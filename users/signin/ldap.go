@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/internal/metrics"
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/ldapauth/script"
@@ -164,7 +165,7 @@ func (d *Directory) Register(ctx context.Context, org orgs.Org, req Request) (us
 	p := srv.Person(entry)
 	username := strings.TrimSpace(req.Username)
 	for _, u := range p.Usernames {
-		if strings.EqualFold(u, username) {
+		if casefold.Equal(u, username) {
 			username = u // the directory's spelling
 		}
 	}

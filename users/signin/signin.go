@@ -278,6 +278,11 @@ func (s *Service) register(ctx context.Context, req Request, a *attempt) (Result
 			nu = users.NewUser{Username: name, Password: req.Password, OrgID: target}
 		}
 	}
+	if req.DeviceGUID != "" {
+		if err := users.ValidateDevice(req.DeviceGUID, req.DeviceName); err != nil {
+			return Result{}, err // before the user is created
+		}
+	}
 	var id int64
 	err = s.Users.InTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
