@@ -221,6 +221,14 @@ func TestAPIRefusesOverLongInput(t *testing.T) {
 		{"PUT", "/api/v1/settings/notifications", with(notif, "smtp.username", over), 400, "smtp.username"},
 		{"PUT", "/api/v1/settings/notifications", with(notif, "smtp.password", over), 400, "smtp.password"},
 		{"PUT", "/api/v1/settings/notifications", with(notif, "smtp.from", over), 400, "smtp.from"},
+		{"PUT", "/api/v1/settings/security", map[string]any{"failureWindow": over}, 400, "failureWindow"},
+		{"PUT", "/api/v1/settings/security", map[string]any{"tokenLifetime": over}, 400, "tokenLifetime"},
+		{"PUT", "/api/v1/users/" + uid + "/roles", map[string]any{"roles": []string{over}}, 400, "roles"},
+		{"POST", "/api/v1/users/" + uid + "/password", map[string]any{"password": over}, 400, "password"},
+		{"GET", "/api/v1/audit?page=" + over, nil, 400, "page"},
+		{"GET", "/api/v1/audit?actor=" + over, nil, 400, "actor"},
+		{"GET", "/api/v1/audit?action=" + over, nil, 400, "action"},
+		{"PUT", "/api/v1/settings/ldap", map[string]any{"syncTimeout": over}, 400, "syncTimeout"},
 	}
 	for _, field := range []string{"name", "url", "caCertificate", "bindDN", "bindPassword", "searchFilter", "emailAttribute",
 		"firstNameAttribute", "lastNameAttribute", "activeScript", "orgNameScript", "roleNameScript", "sensitiveAttributes"} {

@@ -342,7 +342,11 @@ func runSize(ctx context.Context, o options, base string, n int, atPeople bool, 
 	rr.Simulate.finish(rr.Floor, rr.Sync)
 
 	if !o.SkipSignIn {
-		si, err := measureSignIn(ctx, o, dataDir, slapd.Addr, slapdPID, pop.signIn, profArgs(".signin"), logf)
+		so := o
+		if !atPeople {
+			so.Attackers = 0 // the attack scenario is measured once, at the full size
+		}
+		si, err := measureSignIn(ctx, so, dataDir, slapd.Addr, slapdPID, pop.signIn, profArgs(".signin"), logf)
 		if err != nil {
 			return nil, err
 		}
