@@ -105,6 +105,7 @@ func TestScriptsAreContained(t *testing.T) {
 		// without ever running JavaScript that Interrupt could stop.
 		{"spread of an endless native iterator", FieldRoleName, `function(e) { return [...{[Symbol.iterator]: function() { return {next: Object}; }}]; }`, anyLimit, ""},
 		{"Array.from of an endless native iterator", FieldRoleName, `function(e) { return Array.from({[Symbol.iterator]: function() { return {next: Array.of}; }}); }`, anyLimit, ""},
+		{"spread of an endless iterator made by Proxy.revocable", FieldRoleName, `function(e) { var next = Proxy.revocable.bind(null, {}, {}); return [...{[Symbol.iterator]: function() { return {next: next}; }}]; }`, anyLimit, ""},
 		{"new Set of an endless iterator made by arguments", FieldRoleName, `function(e) { var it = arguments[Symbol.iterator]; return [new Set({[Symbol.iterator]: function() { return {next: it}; }}).size]; }`, anyLimit, ""},
 
 		// Recursion and loops (goja stopped these already).

@@ -83,6 +83,7 @@ type sandbox struct {
 	failed  []string                      // properties that could not be replaced (tests look at them)
 
 	getDesc goja.Callable // the original Object.getOwnPropertyDescriptor
+	getSyms goja.Callable // the original Object.getOwnPropertySymbols
 
 	// Originals the guards use.
 	syntaxError goja.Constructor
@@ -172,6 +173,9 @@ func (sb *sandbox) install() error {
 
 	object := global.Get("Object").(*goja.Object)
 	if sb.getDesc, err = callable(object.Get("getOwnPropertyDescriptor")); err != nil {
+		return err
+	}
+	if sb.getSyms, err = callable(object.Get("getOwnPropertySymbols")); err != nil {
 		return err
 	}
 	syntaxError, ok := goja.AssertConstructor(global.Get("SyntaxError"))
@@ -293,10 +297,31 @@ func (sb *sandbox) visit(o *goja.Object) {
 		}
 		sb.replaceProperty(o, target, name)
 	}
-	for _, sym := range o.Symbols() {
+	for _, sym := range sb.symbols(o) {
 		sb.replaceProperty(o, target, sym)
 	}
 	sb.visit(o.Prototype())
+}
+
+// symbols returns all of o's own symbol keys (goja's Object.Symbols only
+// returns the enumerable ones).
+func (sb *sandbox) symbols(o *goja.Object) []*goja.Symbol {
+	v, err := sb.getSyms(goja.Undefined(), o)
+	if err != nil {
+		return nil
+	}
+	a, ok := v.(*goja.Object)
+	if !ok {
+		return nil
+	}
+	n := int(a.Get("length").ToInteger())
+	out := make([]*goja.Symbol, 0, n)
+	for i := 0; i < n; i++ {
+		if sym, ok := a.Get(strconv.Itoa(i)).(*goja.Symbol); ok {
+			out = append(out, sym)
+		}
+	}
+	return out
 }
 
 // descriptor is a property descriptor read with the original
@@ -375,7 +400,9 @@ func (sb *sandbox) replaceProperty(o, target *goja.Object, key any) {
 				sb.visit(obj) // prototypes are walked, never wrapped
 			} else {
 				v = sb.wrapValue(obj)
-				if _, fn := goja.AssertFunction(obj); !fn || sb.ctors[obj] != nil || isObject(obj.Get("prototype")) {
+				_, fn := goja.AssertFunction(obj)
+				_, ctor := goja.AssertConstructor(obj)
+				if !fn || ctor || sb.ctors[obj] != nil || isObject(obj.Get("prototype")) {
 					sb.visit(obj) // namespaces (Math, JSON, Reflect) and constructors
 				}
 			}
