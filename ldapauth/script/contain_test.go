@@ -111,6 +111,8 @@ func TestScriptsAreContained(t *testing.T) {
 		// Recursion and loops (goja stopped these already).
 		{"deep recursion", FieldActive, `function(e) { function f(n) { return f(n + 1); } return f(0); }`, tooDeep, "maximum call depth"},
 		{"recursion through toJSON", FieldOrgName, `function(e) { var o = {toJSON: function() { return [o, o]; }}; return JSON.stringify(o); }`, tooDeep, "JSON.stringify"},
+		{"recursion through join", FieldOrgName, `function(e) { var a = []; for (var i = 0; i < 20000; i++) a = [a]; return String(a); }`, tooDeep, "join"},
+		{"eval of deeply nested source", FieldOrgName, `function(e) { return eval("(".repeat(30000) + "1" + ")".repeat(30000)); }`, tooDeep, "eval"},
 		{"while(true)", FieldActive, `function(e) { while (true) {} }`, stopped, "an endless loop?"},
 		{"endless loop that catches everything", FieldActive, `function(e) { for (;;) { try { "x".repeat(1 << 30); } catch (x) {} } }`, tooBig, "repeat"},
 

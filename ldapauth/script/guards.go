@@ -697,6 +697,9 @@ func (sb *sandbox) joinWith(what string, o *goja.Object, n float64, sep goja.Str
 			return sb.vm.ToValue("") // a cycle: the inner join is empty
 		}
 	}
+	if len(sb.joining) >= maxNesting { // nested arrays join recursively, in Go
+		sb.fail(stopDepth, "%s nested deeper than %d levels", what, maxNesting)
+	}
 	sb.joining = append(sb.joining, o)
 	defer func() { sb.joining = sb.joining[:len(sb.joining)-1] }()
 	// Convert every element first, so that the length of the result is
@@ -896,6 +899,21 @@ func preFunction(kind string) ctorPre {
 func (sb *sandbox) checkSource(what, src string) {
 	if len(src) > maxEvalSource {
 		sb.fail(stopMemory, "%s would compile %d bytes of source (at most %d)", what, len(src), maxEvalSource)
+	}
+	// The parser recurses once per nesting level: count them first (an
+	// upper bound: brackets in strings and comments count too).
+	depth, deepest := 0, 0
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case '(', '[', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ')', ']', '}':
+			depth--
+		}
+	}
+	if deepest > maxNesting {
+		sb.fail(stopDepth, "%s would compile source nested %d levels deep (at most %d)", what, deepest, maxNesting)
 	}
 	tree, err := parser.ParseFile(nil, "", src, 0, parser.WithDisableSourceMaps)
 	if err != nil {
