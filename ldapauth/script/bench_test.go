@@ -2,12 +2,13 @@ package script
 
 // Benchmarks of one call, entry conversion and time-limit timer included.
 // Figures on the 2-core build machine (AMD, Go 1.26, goja 2026-09),
-// go test -run XXX -bench . -benchtime=3s -cpu 1 ./ldapauth/script/:
+// go test -run x -bench . -benchtime 2s ./ldapauth/script/, before and after
+// the containment work (every built-in wrapped, guards, watchdog):
 //
-//	BenchmarkActiveUAC      1005 ns/op   616 B/op   11 allocs/op  (~1,000,000 calls/s on one core)
-//	BenchmarkRolesMemberOf 10574 ns/op  4088 B/op  109 allocs/op  (~95,000 calls/s; 5 memberOf values,
-//	                                                               ~90% of the time is goja running the loop)
-//	BenchmarkOrgNameDN      1246 ns/op   856 B/op   12 allocs/op  (~800,000 calls/s)
+//	BenchmarkActiveUAC       912 -> 840 ns/op   616 -> 456 B/op   11 -> 9 allocs/op
+//	BenchmarkRolesMemberOf  9350 -> 10800 ns/op (25 wrapped built-in calls a call)
+//	BenchmarkOrgNameDN      1120 -> 1140 ns/op   856 -> 696 B/op
+//	BenchmarkNewRuntime     about 2 ms, 1.1 MB (was goja.New, about 10 µs)
 
 import (
 	"testing"
@@ -80,6 +81,17 @@ func BenchmarkOrgNameDN(b *testing.B) {
 		org, err := r.OrgName(p, benchDN, attrs)
 		if err != nil || org != "Staff" {
 			b.Fatal(org, err)
+		}
+	}
+}
+
+// BenchmarkNewRuntime is the cost of a Runner's first call of a Program:
+// a goja runtime whose built-ins are all wrapped (sandbox.go).
+func BenchmarkNewRuntime(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := newSandbox(DefaultMaxCallDepth); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -93,6 +93,12 @@ func Compile(field, source string) (*Program, error) {
 	if _, e := shapeOfWrapped(field, source, admin, tree); e != nil {
 		return nil, e
 	}
+	if idx, what, bad := forbiddenSyntax(tree); bad {
+		line, col := admin.position(int(idx) - 2) // Idx is 1-based; "(" shifts by one
+		e := apperr.Invalid(field, "%s at line %d, column %d is not supported in scripts", what, line, col)
+		e.Line, e.Column = line, col
+		return nil, e
+	}
 
 	prog, err := goja.CompileAST(tree, false)
 	if err != nil {

@@ -108,6 +108,11 @@ func TestCompileRefusesWithLineAndColumn(t *testing.T) {
 		{"a generator", "function*(entry) { yield true; }", 1, 1, []string{"generator"}},
 		{"an object", "({})", 1, 2, []string{"found an object"}},
 		{"closing the wrapping parenthesis", "function(e) { return true; }); while(true){}; (function(){}", 1, 29, []string{"more than one statement"}},
+		// Syntax goja runs in one unbounded step (syntax.go).
+		{"a BigInt literal", "function(e) {\n  return 2n ** 1000000000n > 0;\n}", 2, 10, []string{"a BigInt literal (2n) at line 2, column 10 is not supported in scripts"}},
+		{"object spread", "function(e) {\n  var o = {a: 1, ...e.dn};\n  return true;\n}", 2, 21, []string{"object spread ({...x}) at line 2, column 21"}},
+		{"object rest", "function(e) { var {a, ...rest} = e; return true; }", 1, 26, []string{"object rest pattern"}},
+		{"object rest in a parameter", "function({dn, ...rest}) { return true; }", 1, 18, []string{"object rest pattern"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -134,6 +139,16 @@ func TestCompileRefusesWithLineAndColumn(t *testing.T) {
 				t.Errorf("message %q does not start with the field", err.Error())
 			}
 		})
+	}
+}
+
+// Array spread and rest stay allowed: goja reads them through the
+// iterator protocol, one wrapped next() call per element.
+func TestCompileAllowsArraySpread(t *testing.T) {
+	src := "function(e) { var a = [...e.memberOf, 'x']; var [first, ...rest] = a; return Math.max(...[1, 2]) == 2 && rest.length == a.length - 1; }"
+	p := compileT(t, FieldActive, src)
+	if ok, err := NewRunner(time.Second).Active(p, "cn=x", map[string][]string{"memberOf": {"a", "b"}}); !ok || err != nil {
+		t.Fatalf("%v %v", ok, err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/dop251/goja"
-	"github.com/dop251/goja/parser"
 )
 
 // DefaultLimit is the time limit of one script call when NewRunner is given
@@ -83,8 +83,9 @@ func WithMaxCallDepth(n int) Option {
 // every later call of that Program. Each call gets a fresh entry object; a
 // script that tampers with its runtime's globals (deletes Array, redefines
 // Object, keeps state in globals) only affects its own later calls, never
-// another Program's. A runtime that was interrupted (time limit), overflowed
-// its call stack, or panicked is thrown away and rebuilt for the next call.
+// another Program's. A runtime whose call was stopped (time or memory
+// limit), overflowed its call stack, or panicked is thrown away and rebuilt
+// for the next call.
 type Runner struct {
 	limit    time.Duration
 	maxDepth int
@@ -92,20 +93,21 @@ type Runner struct {
 	states   map[*Program]*progState
 	order    []*Program
 
-	// mu guards running and gen against the time-limit timer's goroutine.
+	// mu guards running, cur (the running call's sandbox), the watchdog
+	// fields of cs, and timer against the timer's goroutine.
 	mu      sync.Mutex
 	running bool
-	gen     uint64
+	cur     *sandbox
+	cs      callState
+	timer   *time.Timer // one per Runner, reset for every call
+	sample  []metrics.Sample
 }
 
 type progState struct {
-	vm     *goja.Runtime
+	sb     *sandbox
 	fn     goja.Callable
 	broken bool
 }
-
-// timeoutMark is the value the time-limit timer interrupts a runtime with.
-type timeoutMark struct{ gen uint64 }
 
 // NewRunner returns a Runner whose calls are stopped after limit (0 or less
 // means DefaultLimit).
@@ -113,7 +115,8 @@ func NewRunner(limit time.Duration, opts ...Option) *Runner {
 	if limit <= 0 {
 		limit = DefaultLimit
 	}
-	r := &Runner{limit: limit, maxDepth: DefaultMaxCallDepth, states: make(map[*Program]*progState)}
+	r := &Runner{limit: limit, maxDepth: DefaultMaxCallDepth, states: make(map[*Program]*progState),
+		sample: []metrics.Sample{{Name: allocsMetric}}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -150,6 +153,9 @@ func (r *Runner) OrgName(p *Program, dn string, attrs map[string][]string) (stri
 			return "", nil
 		}
 		if goja.IsString(v) && isPrimitive(v) {
+			if n := characters(v); n > MaxOrgNameLength {
+				return "", &tooLargeError{fmt.Sprintf("returned a name of %d characters; an org name has at most %d", n, MaxOrgNameLength)}
+			}
 			return strings.ToValidUTF8(v.String(), "\ufffd"), nil
 		}
 		return "", fmt.Errorf("returned %s, expected a string, null or undefined", describe(v))
@@ -174,8 +180,8 @@ func (r *Runner) Roles(p *Program, dn string, attrs map[string][]string) ([]stri
 			return nil, fmt.Errorf("returned %s, expected an array of strings, null or undefined", describe(v))
 		}
 		n := o.Get("length").ToInteger()
-		if n > 1<<20 {
-			return nil, fmt.Errorf("returned an array of %d elements, expected a short array of strings", n)
+		if n > MaxRoles {
+			return nil, &tooLargeError{fmt.Sprintf("returned %d roles; at most %d are allowed", n, MaxRoles)}
 		}
 		out := make([]string, 0, n)
 		for i := int64(0); i < n; i++ {
@@ -183,10 +189,40 @@ func (r *Runner) Roles(p *Program, dn string, attrs map[string][]string) ([]stri
 			if el == nil || !goja.IsString(el) || !isPrimitive(el) {
 				return nil, fmt.Errorf("returned an array whose element %d is %s, expected an array of strings", i, describe(el))
 			}
+			if c := characters(el); c > MaxRoleLength {
+				return nil, &tooLargeError{fmt.Sprintf("returned a role of %d characters (element %d); a role name has at most %d", c, i, MaxRoleLength)}
+			}
 			out = append(out, strings.ToValidUTF8(el.String(), "\ufffd"))
 		}
 		return out, nil
 	})
+}
+
+// tooLargeError is a result over its bounds (ErrResultTooLarge).
+type tooLargeError struct{ msg string }
+
+func (e *tooLargeError) Error() string { return e.msg }
+
+// characters counts the characters (code points) of a string value without
+// converting it (it may be megabytes long).
+func characters(v goja.Value) int {
+	s, ok := v.(goja.String)
+	if !ok {
+		return utf8.RuneCountInString(v.String())
+	}
+	if isASCII(s) {
+		return s.Length()
+	}
+	if reflect.TypeOf(s).Kind() == reflect.Pointer {
+		// goja's string made from a Go string: String() is that string.
+		return utf8.RuneCountInString(s.String())
+	}
+	n := 0
+	for r := s.Reader(); ; n++ {
+		if _, _, err := r.ReadRune(); err != nil {
+			return n
+		}
+	}
 }
 
 // isPrimitive reports whether v is not an object (new Boolean(false) and
@@ -257,11 +293,11 @@ func (r *Runner) state(p *Program) (*progState, error) {
 		r.order = r.order[1:]
 		delete(r.states, old)
 	}
-	vm := goja.New()
-	vm.SetMaxCallStackSize(r.maxDepth)
-	// eval and new Function must not read source maps from disk either.
-	vm.SetParserOptions(parser.WithDisableSourceMaps)
-	v, err := vm.RunProgram(p.prog)
+	sb, err := newSandbox(r.maxDepth)
+	if err != nil {
+		return nil, err
+	}
+	v, err := sb.vm.RunProgram(p.prog)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +305,7 @@ func (r *Runner) state(p *Program) (*progState, error) {
 	if !ok {
 		return nil, errors.New("the script did not evaluate to a function")
 	}
-	st := &progState{vm: vm, fn: fn}
+	st := &progState{sb: sb, fn: fn}
 	if _, ok := r.states[p]; !ok {
 		r.order = append(r.order, p)
 	}
@@ -278,60 +314,157 @@ func (r *Runner) state(p *Program) (*progState, error) {
 }
 
 // run calls p's function with a fresh entry under the time limit and
-// converts its result with conv, which runs under the same limit (it may
+// converts its result with conv, which runs under the same limits (it may
 // touch script-made objects).
 func run[T any](r *Runner, p *Program, script, dn string, attrs map[string][]string, conv func(goja.Value) (T, error)) (res T, err error) {
 	st, err := r.state(p)
 	if err != nil {
 		return res, &RunError{Script: script, Field: p.field, Msg: script + ": could not start: " + err.Error()}
 	}
-
-	r.mu.Lock()
-	r.gen++
-	gen := r.gen
-	r.running = true
-	r.mu.Unlock()
-	vm := st.vm
-	timer := time.AfterFunc(r.limit, func() { r.expire(vm, gen) })
+	sb := st.sb
+	r.begin(sb)
+	sb.cur = &r.cs
 
 	defer func() {
 		if x := recover(); x != nil {
 			st.broken = true
 			var zero T
 			res = zero
-			err = r.classify(p, script, st, x, true)
+			if m := r.cs.stop.Load(); m != nil {
+				err = r.stopError(p, script, m)
+			} else {
+				err = r.classify(p, script, st, x, true)
+			}
 		}
-		// After running is false (under mu), the timer can no longer
-		// interrupt; any interrupt it made happened before, so clearing now
+		r.end()
+		sb.cur = nil
+		// After end, the timer can no longer stop the call: clearing now
 		// leaves the runtime clean for the next call.
-		r.mu.Lock()
-		r.running = false
-		r.mu.Unlock()
-		timer.Stop()
-		vm.ClearInterrupt()
+		sb.vm.ClearInterrupt()
+		if r.cs.stop.Load() != nil {
+			st.broken = true
+		}
 	}()
 
-	e := newEntry(vm, dn, attrs, r.extra)
-	v, cerr := st.fn(goja.Undefined(), vm.NewDynamicObject(e))
+	e := newEntry(sb.vm, dn, attrs, r.extra)
+	v, cerr := st.fn(goja.Undefined(), sb.vm.NewDynamicObject(e))
+	if m := r.cs.stop.Load(); m != nil {
+		// Stopped: whatever the script did afterwards (a catch block, a
+		// result), the call failed.
+		return res, r.stopError(p, script, m)
+	}
 	if cerr != nil {
 		return res, r.classify(p, script, st, cerr, false)
 	}
 	res, err = conv(v)
+	if m := r.cs.stop.Load(); m != nil {
+		var zero T
+		return zero, r.stopError(p, script, m)
+	}
 	if err != nil {
-		return res, &RunError{Script: script, Field: p.field, Msg: script + " " + err.Error(), Err: ErrResultType}
+		sentinel := ErrResultType
+		var tl *tooLargeError
+		if errors.As(err, &tl) {
+			sentinel = ErrResultTooLarge
+		}
+		return res, &RunError{Script: script, Field: p.field, Msg: script + " " + err.Error(), Err: sentinel}
 	}
 	return res, nil
 }
 
-// expire is the time-limit timer's function: it interrupts vm only while
-// the call numbered gen is still running, so a timer that fires late (after
-// its call returned) can never interrupt a later call.
-func (r *Runner) expire(vm *goja.Runtime, gen uint64) {
+// allocsMetric is the runtime metric the watchdog reads: the bytes the
+// whole process has allocated so far.
+const allocsMetric = "/gc/heap/allocs:bytes"
+
+// begin marks the call on sb as running and starts its timer: first a
+// watchdog tick after watchFirst, then one every watchTick until the time
+// limit.
+func (r *Runner) begin(sb *sandbox) {
+	now := time.Now()
+	r.mu.Lock()
+	r.running = true
+	r.cur = sb
+	r.cs.deadline = now.Add(r.limit)
+	r.cs.stop.Store(nil)
+	r.cs.charged = 0
+	r.cs.haveBase = false
+	first := min(watchFirst, r.limit)
+	if r.timer == nil {
+		r.timer = time.AfterFunc(first, r.tick)
+	} else {
+		r.timer.Reset(first)
+	}
+	r.mu.Unlock()
+}
+
+// end marks the call as over; the timer can no longer touch it.
+func (r *Runner) end() {
+	r.mu.Lock()
+	r.running = false
+	r.cur = nil
+	r.timer.Stop()
+	r.mu.Unlock()
+}
+
+// tick is the timer's function. While a call runs, it stops the call once
+// its time limit has passed, or once the process has allocated more than
+// watchLimit since the call's first tick (the process, not the call: Go
+// cannot tell which goroutine allocated, so this over-counts, never
+// under-counts); otherwise it looks again after watchTick. A tick that
+// comes between two calls does nothing, and one that comes late acts on
+// the running call's own deadline and baseline, so it cannot stop a call
+// that is within its limits.
+func (r *Runner) tick() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.running && r.gen == gen {
-		vm.Interrupt(timeoutMark{gen})
+	if !r.running {
+		return
 	}
+	now := time.Now()
+	left := r.cs.deadline.Sub(now)
+	if left <= 0 {
+		detail := "an endless loop?"
+		if r.cur.inRegexp.Load() {
+			detail = "in a regular expression"
+		}
+		r.halt(stopTimeout, detail)
+		return
+	}
+	metrics.Read(r.sample)
+	allocated := r.sample[0].Value.Uint64()
+	switch {
+	case !r.cs.haveBase:
+		r.cs.base, r.cs.haveBase = allocated, true
+	case allocated-r.cs.base > watchLimit:
+		r.halt(stopMemory, fmt.Sprintf("the server allocated %d MB while it ran (at most %d MB)", (allocated-r.cs.base)>>20, watchLimit>>20))
+		return
+	}
+	r.timer.Reset(min(watchTick, left))
+}
+
+// halt stops the running call (under mu); the first reason wins.
+func (r *Runner) halt(reason stopReason, detail string) {
+	m := &stopMark{reason: reason, detail: detail}
+	if r.cs.stop.CompareAndSwap(nil, m) {
+		r.cur.vm.Interrupt(m)
+	}
+}
+
+// stopError is the error of a call that was stopped.
+func (r *Runner) stopError(p *Program, script string, m *stopMark) error {
+	re := &RunError{Script: script, Field: p.field}
+	switch m.reason {
+	case stopTimeout:
+		re.Err = ErrTimeout
+		re.Msg = fmt.Sprintf("%s ran longer than the limit of %s and was stopped (%s)", script, r.limit, m.detail)
+	case stopDepth:
+		re.Err = ErrStackOverflow
+		re.Msg = fmt.Sprintf("%s was stopped: %s", script, m.detail)
+	default:
+		re.Err = ErrMemoryLimit
+		re.Msg = fmt.Sprintf("%s used more memory than allowed (%d MB) and was stopped: %s", script, MaxCallMemory>>20, m.detail)
+	}
+	return re
 }
 
 // classify turns what a call produced (an error, or a recovered panic) into
@@ -345,13 +478,9 @@ func (r *Runner) classify(p *Program, script string, st *progState, x any, panic
 	err, _ := x.(error)
 	switch {
 	case err != nil && errors.As(err, &intr):
+		// A stopped call (its stopMark) is reported by run.
 		st.broken = true
-		if _, ok := intr.Value().(timeoutMark); ok {
-			re.Err = ErrTimeout
-			re.Msg = fmt.Sprintf("%s ran longer than the limit of %s and was stopped (an endless loop?)", script, r.limit)
-		} else {
-			re.Msg = fmt.Sprintf("%s was interrupted: %v", script, intr.Value())
-		}
+		re.Msg = fmt.Sprintf("%s was interrupted: %v", script, intr.Value())
 	case err != nil && errors.As(err, &so):
 		st.broken = true
 		re.Err = ErrStackOverflow

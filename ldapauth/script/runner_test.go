@@ -372,20 +372,26 @@ func TestEndlessLoopIsStopped(t *testing.T) {
 	}
 }
 
-// A timer that fires after its call returned must not interrupt the next
-// call. Simulate the late timer by calling its function by hand.
+// A timer tick that comes after its call returned (or between two calls)
+// must not stop the next call. Simulate late ticks by calling tick by hand.
 func TestLateTimerDoesNotInterruptTheNextCall(t *testing.T) {
 	r := NewRunner(time.Hour)
 	p := compileT(t, FieldActive, uacScript)
 	if _, err := r.Active(p, "cn=x", nil); err != nil {
 		t.Fatal(err)
 	}
-	st := r.states[p]
-	r.expire(st.vm, r.gen) // the previous call's timer, late
+	r.tick() // the previous call's timer, late
 	for i := 0; i < 3; i++ {
 		if ok, err := r.Active(p, "cn=x", nil); !ok || err != nil {
 			t.Fatalf("call %d after a late timer: %v %v", i, ok, err)
 		}
+		r.tick()
+	}
+	// A call that runs for many watchdog ticks within its limits is not
+	// stopped either.
+	busy := compileT(t, FieldActive, "function(entry) { var t = Date.now(), n = 0; while (Date.now() - t < 50) { n += String(n).length; } return n > 0; }")
+	if ok, err := NewRunner(time.Second).Active(busy, "cn=x", nil); !ok || err != nil {
+		t.Fatalf("busy call: %v %v", ok, err)
 	}
 }
 
@@ -469,10 +475,21 @@ func TestHostileValues(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := r.OrgName(p, "cn="+tt.value, map[string][]string{"department": {tt.value}})
+			if tt.name == "huge" { // over the bound of an org name, but it was read whole
+				if !errors.Is(err, ErrResultTooLarge) || !strings.Contains(err.Error(), "a name of 4194304 characters") {
+					t.Fatalf("huge: %q %v", got, err)
+				}
+				return
+			}
 			if err != nil || got != tt.value {
 				t.Fatalf("got %d bytes, err %v", len(got), err)
 			}
 		})
+	}
+	// The huge value reaches the script whole.
+	n, err := r.OrgName(compileT(t, FieldOrgName, "function(entry) { return String(entry.department.length); }"), "cn=x", map[string][]string{"department": {huge}})
+	if err != nil || n != "4194304" {
+		t.Fatalf("huge length: %q %v", n, err)
 	}
 	// Invalid UTF-8 (a binary attribute) does not break anything.
 	got, err := r.OrgName(p, "cn=x", map[string][]string{"department": {"\xff\xfe\x00binary"}})
