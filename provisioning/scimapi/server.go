@@ -43,10 +43,11 @@ const Prefix = "/scim/v2"
 type Handler struct {
 	Prov *provisioning.Service
 	Log  *slog.Logger
-	// Refuse, when set, is asked before the credentials are checked and
-	// told of each failure (throttling of basic credentials, SPEC 10):
-	// it returns a non-nil error to refuse the request at once.
+	// Refuse, when set, is asked before the credentials are checked, with
+	// the basic username ("" for a bearer token): a non-nil error refuses
+	// the request at once with 429 (throttling, docs/rules.md section 10).
 	Refuse func(r *http.Request, username string) error
+	// Failed, when set, is told of each request with wrong credentials.
 	Failed func(r *http.Request, username string)
 
 	scim scim.Server
@@ -193,7 +194,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (provisio
 			user, pass, _ = strings.Cut(string(raw), ":")
 		}
 	}
-	if user != "" && h.Refuse != nil {
+	if h.Refuse != nil {
 		if err := h.Refuse(r, user); err != nil {
 			w.Header().Set("Retry-After", "60")
 			writeError(w, scimerrors.ScimError{Status: http.StatusTooManyRequests, Detail: "too many attempts; try again later"})
@@ -202,7 +203,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (provisio
 	}
 	p, err := h.Prov.Authenticate(r.Context(), token, user, pass)
 	if err != nil {
-		if user != "" && h.Failed != nil && apperr.Is(err, apperr.KindUnauthorized) {
+		if h.Failed != nil && apperr.Is(err, apperr.KindUnauthorized) {
 			h.Failed(r, user)
 		}
 		if apperr.Is(err, apperr.KindUnauthorized) {
