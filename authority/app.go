@@ -160,6 +160,7 @@ func (a *App) wire(ctx context.Context) error {
 	a.Holds = legalhold.New(a.DB, a.Users, now)
 	a.SignIn = &signin.Service{DB: a.DB, Orgs: a.Orgs, Users: a.Users}
 	a.LDAP = ldapauth.NewService(a.DB, a.Box, a.Log.With(serverlog.LoggerKey, "ldapauth"))
+	a.onClose(a.LDAP.Close)
 	a.SignIn.LDAP = signin.NewDirectory(a.LDAP, a.Orgs, a.Users, a.Log.With(serverlog.LoggerKey, "signin"))
 	a.SignIn.Throttle = throttle.New(now, throttle.DefaultLimits())
 	a.SignIn.Log = a.Log.With(serverlog.ThreadKey, "http", serverlog.LoggerKey, "signin")
