@@ -270,6 +270,8 @@ func bindResult(srv Server, e *Entry, err error) (*Entry, error) {
 	switch {
 	case err == nil:
 		return e, nil
+	case accountRefusal(err) != nil:
+		return nil, accountRefusal(err)
 	case ldap.IsErrorAnyOf(err, ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInappropriateAuthentication,
 		ldap.LDAPResultUnwillingToPerform, ldap.LDAPResultInsufficientAccessRights, ldap.LDAPResultInvalidDNSyntax,
 		ldap.LDAPResultNoSuchObject, ldap.LDAPResultConstraintViolation, ldap.ErrorEmptyPassword):

@@ -96,18 +96,23 @@ func TestSambaAD(t *testing.T) {
 	}
 
 	// Sign-in: the right password signs alice in (by sAMAccountName, from the
-	// domain root, past the continuation references); every AD refusal is
-	// ErrCredentialsRefused here (sign-in tells the reasons apart).
+	// domain root, past the continuation references); a wrong password or
+	// an unknown person is ErrCredentialsRefused, the right password of an
+	// account AD refuses is an *AccountRefused with AD's reason.
 	srv.URL = s.URL
 	if e, err := Authenticate(ctx, srv, "alice", testenv.SambaPassword); err != nil || !strings.HasPrefix(e.DN, "CN=Alice Anderson,") {
 		t.Fatalf("alice: %v %v", e, err)
 	}
-	for _, tc := range []struct{ user, password string }{
-		{"alice", "wrong"}, {"nobody", testenv.SambaPassword}, {"dave", testenv.SambaPassword}, {"erin", testenv.SambaPassword},
-		{"frank", testenv.SambaPassword}, {"grace", testenv.SambaPassword}, {"heidi", testenv.SambaPassword},
-	} {
+	for _, tc := range []struct{ user, password string }{{"alice", "wrong"}, {"nobody", testenv.SambaPassword}, {"dave", "wrong"}} {
 		if _, err := Authenticate(ctx, srv, tc.user, tc.password); !errors.Is(err, ErrCredentialsRefused) {
 			t.Errorf("%s/%s: %v, want ErrCredentialsRefused", tc.user, tc.password, err)
+		}
+	}
+	for user, want := range map[string]string{"dave": AccountDisabled, "erin": AccountLocked, "frank": AccountPasswordExpired,
+		"grace": AccountDisabled, "heidi": AccountPasswordExpired} {
+		var ar *AccountRefused
+		if _, err := Authenticate(ctx, srv, user, testenv.SambaPassword); !errors.As(err, &ar) || ar.Reason != want {
+			t.Errorf("%s: %v, want %s", user, err, want)
 		}
 	}
 }

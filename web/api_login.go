@@ -37,7 +37,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	res, err := s.SignIn.Login(r.Context(), req, s.clientAddr(r))
 	if err != nil {
 		var st *signin.StatusError
+		var acct *signin.AccountError
 		switch {
+		case errors.As(err, &acct):
+			s.writeError(w, http.StatusForbidden, acct.Message, map[string]any{"reason": acct.Reason})
 		case errors.As(err, &st):
 			s.writeError(w, http.StatusForbidden, st.Error(), map[string]any{"status": st.Status, "reason": st.Reason})
 		case signin.IsInvalidCredentials(err):

@@ -81,6 +81,8 @@ func (d *Directory) authenticate(ctx context.Context, srvs []ldapauth.Server, us
 			return srv, e, nil
 		case errors.Is(err, ldapauth.ErrCredentialsRefused):
 			continue
+		case errors.As(err, new(*ldapauth.AccountRefused)):
+			return srv, nil, accountError(err)
 		default:
 			d.Log.Warn("sign-in: LDAP server unavailable", "server", srv.Name, "err", err)
 			down = err

@@ -62,17 +62,20 @@ func TestSambaADRegistration(t *testing.T) {
 	}
 
 	// AD refuses the bind of these accounts with the right password (data
-	// 533, 775, 773, 701, 532). No user is created; the answer must not be
-	// a sign-in. SPEC section 5 step 6 (403 disabled/locked/passwordExpired)
-	// is not built yet: log what the product answers today.
-	for _, name := range []string{"dave", "erin", "frank", "grace", "heidi"} {
+	// 533, 775, 773, 701, 532): 403 with the reason (SPEC section 5 step 6),
+	// no user created. With a wrong password they get the usual 401, except
+	// the locked account, which AD tells for any password.
+	for name, want := range map[string]string{"dave": "disabled", "erin": "locked", "frank": "passwordExpired", "grace": "disabled", "heidi": "passwordExpired"} {
 		code, _, raw := login(t, e, map[string]any{"username": name, "password": testenv.SambaPassword, "registrationKey": org.RegistrationKey})
-		if code == 200 {
-			t.Errorf("%s signed in: %s", name, raw)
+		if code != 403 || !strings.Contains(raw, `"reason":"`+want+`"`) {
+			t.Errorf("%s, right password: %d %s, want 403 %s", name, code, raw, want)
 		}
 		if _, err := e.App.Users.ByUsername(ctx, name); err == nil {
 			t.Errorf("a user was created for %s", name)
 		}
-		t.Logf("%s: %d %s (the wrong-password answer is %s)", name, code, strings.TrimSpace(raw), strings.TrimSpace(badPassword))
+		code, _, raw = login(t, e, map[string]any{"username": name, "password": "wrong-" + name, "registrationKey": org.RegistrationKey})
+		if wantCode := map[bool]int{true: 403, false: 401}[want == "locked"]; code != wantCode {
+			t.Errorf("%s, wrong password: %d %s, want %d (the wrong-password answer is %s)", name, code, raw, wantCode, strings.TrimSpace(badPassword))
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/internal/throttle"
+	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
 )
@@ -63,6 +64,32 @@ func (e *StatusError) Error() string {
 		return "the account is " + string(e.Status)
 	}
 	return "the account is " + string(e.Status) + " (" + e.Reason + ")"
+}
+
+// AccountError is the 403 for a person whose directory account may not sign
+// in although the password was right (Active Directory's diagnostics,
+// docs/rules.md section 5.6): Reason is "passwordExpired", "locked" or
+// "disabled".
+type AccountError struct {
+	Reason  string
+	Message string
+}
+
+func (e *AccountError) Error() string { return e.Message }
+
+// accountError turns the directory's refusal of the account into the
+// person's answer.
+func accountError(err error) error {
+	var ar *ldapauth.AccountRefused
+	if !errors.As(err, &ar) {
+		return err
+	}
+	msg := map[string]string{
+		ldapauth.AccountPasswordExpired: "your directory password has expired or must be changed: change your password in the directory, then sign in again",
+		ldapauth.AccountLocked:          "your directory account is locked: ask your help desk to unlock it",
+		ldapauth.AccountDisabled:        "your directory account is disabled or expired: ask your help desk",
+	}[ar.Reason]
+	return &AccountError{Reason: ar.Reason, Message: msg}
 }
 
 // Service signs users in.
@@ -130,8 +157,11 @@ func (s *Service) Login(ctx context.Context, req Request, from string) (Result, 
 	switch {
 	case err == nil:
 		if err := s.verify(ctx, u, req.Password); err != nil {
+			var acct *AccountError
 			if IsInvalidCredentials(err) {
 				a.fail(ReasonBadPassword)
+			} else if errors.As(err, &acct) {
+				a.refuse(Reason(acct.Reason))
 			}
 			return Result{}, err
 		}
@@ -185,8 +215,12 @@ func (s *Service) Verify(ctx context.Context, username, password, from string) (
 		return users.User{}, err
 	}
 	if err := s.verify(ctx, u, password); err != nil {
+		var acct *AccountError
 		if IsInvalidCredentials(err) {
 			a.fail(ReasonBadPassword)
+		} else if errors.As(err, &acct) {
+			a.refuse(Reason(acct.Reason))
+			return u, apperr.Forbidden("%s", acct.Message)
 		}
 		return u, err
 	}
@@ -260,6 +294,9 @@ func (s *Service) register(ctx context.Context, req Request, a *attempt) (Result
 			return Result{}, err
 		case errors.Is(err, ErrScriptsFailed):
 			a.refuse(ReasonScriptFailed)
+			return Result{}, err
+		case errors.As(err, new(*AccountError)):
+			a.refuse(Reason(err.(*AccountError).Reason))
 			return Result{}, err
 		case errors.As(err, &st):
 			a.refuse(ReasonDeactivated)
