@@ -1,7 +1,6 @@
 package script
 
 import (
-	"reflect"
 	"sort"
 	"strings"
 
@@ -73,7 +72,7 @@ func referencedAttributes(tree *ast.Program) (names []string, all bool) {
 	default:
 		return nil, true
 	}
-	w := &attrWalker{seen: map[uintptr]bool{}, names: map[string]string{}}
+	w := &attrWalker{names: map[string]string{}}
 	if params != nil && len(params.List) > 0 {
 		id, ok := params.List[0].Target.(*ast.Identifier)
 		if !ok {
@@ -82,7 +81,7 @@ func referencedAttributes(tree *ast.Program) (names []string, all bool) {
 		w.param = id
 		w.name = id.Name.String()
 	}
-	w.walk(reflect.ValueOf(tree))
+	walkAST(tree, w.visit)
 	if w.all {
 		return nil, true
 	}
@@ -94,7 +93,6 @@ func referencedAttributes(tree *ast.Program) (names []string, all bool) {
 }
 
 type attrWalker struct {
-	seen  map[uintptr]bool
 	param *ast.Identifier // the declaration itself, which is no use of it
 	name  string          // the entry parameter's name ("" when none)
 	names map[string]string
@@ -118,60 +116,37 @@ func (w *attrWalker) read(name string) {
 	}
 }
 
-func (w *attrWalker) walk(v reflect.Value) {
-	if w.all || !v.IsValid() {
-		return
+// visit looks at one node; it returns whether to go into its children.
+func (w *attrWalker) visit(node any) bool {
+	if w.all {
+		return false
 	}
-	switch v.Kind() {
-	case reflect.Interface:
-		if !v.IsNil() {
-			w.walk(v.Elem())
+	switch n := node.(type) {
+	case *ast.DotExpression:
+		if w.isParam(n.Left) {
+			w.read(n.Identifier.Name.String())
+			return false
 		}
-	case reflect.Pointer:
-		if v.IsNil() || v.Type() == fileType {
-			return
-		}
-		if w.seen[v.Pointer()] {
-			return
-		}
-		w.seen[v.Pointer()] = true
-		if v.CanInterface() {
-			switch n := v.Interface().(type) {
-			case *ast.DotExpression:
-				if w.isParam(n.Left) {
-					w.read(n.Identifier.Name.String())
-					return
-				}
-			case *ast.BracketExpression:
-				if w.isParam(n.Left) {
-					if s, ok := n.Member.(*ast.StringLiteral); ok {
-						w.read(s.Value.String())
-						return
-					}
-					w.all = true // entry[computed]
-					return
-				}
-			case *ast.Identifier:
-				if n == w.param {
-					return
-				}
-				if (w.name != "" && n.Name.String() == w.name) || dangerous[n.Name.String()] {
-					w.all = true
-					return
-				}
-			case *ast.WithStatement:
-				w.all = true
-				return
+	case *ast.BracketExpression:
+		if w.isParam(n.Left) {
+			if s, ok := n.Member.(*ast.StringLiteral); ok {
+				w.read(s.Value.String())
+			} else {
+				w.all = true // entry[computed]
 			}
+			return false
 		}
-		w.walk(v.Elem())
-	case reflect.Struct:
-		for i := 0; i < v.NumField(); i++ {
-			w.walk(v.Field(i))
+	case *ast.Identifier:
+		if n == w.param {
+			return false
 		}
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			w.walk(v.Index(i))
+		if (w.name != "" && n.Name.String() == w.name) || dangerous[n.Name.String()] {
+			w.all = true
+			return false
 		}
+	case *ast.WithStatement:
+		w.all = true
+		return false
 	}
+	return true
 }

@@ -20,15 +20,36 @@ import (
 // It returns the construct's 1-based offset in the parsed text and its
 // description.
 func forbiddenSyntax(tree *ast.Program) (file.Idx, string, bool) {
-	w := &syntaxWalker{seen: make(map[uintptr]bool)}
-	w.walk(reflect.ValueOf(tree))
-	return w.idx, w.what, w.what != ""
-}
-
-type syntaxWalker struct {
-	seen map[uintptr]bool
-	idx  file.Idx
-	what string
+	var idx file.Idx
+	what := ""
+	found := func(at file.Idx, w string) bool {
+		idx, what = at, w
+		return false
+	}
+	walkAST(tree, func(node any) bool {
+		if what != "" {
+			return false
+		}
+		switch n := node.(type) {
+		case *ast.NumberLiteral:
+			if reflect.TypeOf(n.Value) == bigIntType {
+				return found(n.Idx, "a BigInt literal ("+n.Literal+")")
+			}
+			return false
+		case *ast.ObjectLiteral:
+			for _, p := range n.Value {
+				if s, ok := p.(*ast.SpreadElement); ok {
+					return found(s.Idx0(), "object spread ({...x})")
+				}
+			}
+		case *ast.ObjectPattern:
+			if n.Rest != nil {
+				return found(n.Rest.Idx0(), "an object rest pattern ({...rest})")
+			}
+		}
+		return true
+	})
+	return idx, what, what != ""
 }
 
 var (
@@ -36,60 +57,39 @@ var (
 	bigIntType = reflect.TypeOf((*big.Int)(nil))
 )
 
-func (w *syntaxWalker) found(idx file.Idx, what string) {
-	if w.what == "" {
-		w.idx, w.what = idx, what
-	}
-}
-
-// walk visits every node of the tree (by reflection: goja's ast package has
-// no walker).
-func (w *syntaxWalker) walk(v reflect.Value) {
-	if w.what != "" || !v.IsValid() {
-		return
-	}
-	switch v.Kind() {
-	case reflect.Interface:
-		if !v.IsNil() {
-			w.walk(v.Elem())
-		}
-	case reflect.Pointer:
-		if v.IsNil() || v.Type() == fileType {
+// walkAST calls visit on every node of tree (each pointer in it, once), by
+// reflection: goja's ast package has no walker. visit returns whether to
+// go into the node's children.
+func walkAST(tree *ast.Program, visit func(node any) bool) {
+	seen := map[uintptr]bool{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		if !v.IsValid() {
 			return
 		}
-		if w.seen[v.Pointer()] {
-			return
-		}
-		w.seen[v.Pointer()] = true
-		if v.CanInterface() {
-			switch n := v.Interface().(type) {
-			case *ast.NumberLiteral:
-				if reflect.TypeOf(n.Value) == bigIntType {
-					w.found(n.Idx, "a BigInt literal ("+n.Literal+")")
-				}
+		switch v.Kind() {
+		case reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem())
+			}
+		case reflect.Pointer:
+			if v.IsNil() || v.Type() == fileType || seen[v.Pointer()] {
 				return
-			case *ast.ObjectLiteral:
-				for _, p := range n.Value {
-					if s, ok := p.(*ast.SpreadElement); ok {
-						w.found(s.Idx0(), "object spread ({...x})")
-						return
-					}
-				}
-			case *ast.ObjectPattern:
-				if n.Rest != nil {
-					w.found(n.Rest.Idx0(), "an object rest pattern ({...rest})")
-					return
-				}
+			}
+			seen[v.Pointer()] = true
+			if v.CanInterface() && !visit(v.Interface()) {
+				return
+			}
+			walk(v.Elem())
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				walk(v.Field(i))
+			}
+		case reflect.Slice, reflect.Array:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i))
 			}
 		}
-		w.walk(v.Elem())
-	case reflect.Struct:
-		for i := 0; i < v.NumField(); i++ {
-			w.walk(v.Field(i))
-		}
-	case reflect.Slice, reflect.Array:
-		for i := 0; i < v.Len(); i++ {
-			w.walk(v.Index(i))
-		}
 	}
+	walk(reflect.ValueOf(tree))
 }
