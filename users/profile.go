@@ -373,3 +373,26 @@ func sameID(a, b *int64) bool {
 	}
 	return *a == *b
 }
+
+// Overlay returns p with each text field that dir has (not empty once
+// trimmed) set from dir: what a directory entry holds replaces the stored
+// value, and a field the entry lacks (or does not map) keeps it. A value
+// Validate would refuse (over its length limit, a control character) is not
+// taken: the stored value stays and the problem is returned, naming the
+// field. ManagerID is p's (a manager is resolved by the caller).
+func (p Profile) Overlay(dir Profile) (Profile, []error) {
+	var bad []error
+	dst := p.Fields()
+	for i, f := range dir.Fields() {
+		v := strings.TrimSpace(*f.Value)
+		if v == "" {
+			continue
+		}
+		if err := apperr.CheckLine(f.Name, v, f.Max); err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		*dst[i].Value = v
+	}
+	return p, bad
+}
