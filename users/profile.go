@@ -309,9 +309,15 @@ func loadDNIndex(ctx context.Context, q sqlx.QueryerContext, where string, args 
 	return idx, nil
 }
 
-// Add records that h holds dn.
+// Add records that h holds dn (once: a user already holding it is replaced).
 func (idx DNIndex) Add(dn string, h DNHolder) {
 	k := DNKey(dn)
+	for i, o := range idx[k] {
+		if o.ID == h.ID {
+			idx[k][i] = h
+			return
+		}
+	}
 	idx[k] = append(idx[k], h)
 }
 
