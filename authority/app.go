@@ -26,6 +26,7 @@ import (
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/legalhold"
 	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/provisioning"
 	"github.com/authority-server/authority/users"
 	"github.com/authority-server/authority/users/roles"
 	"github.com/authority-server/authority/users/signin"
@@ -75,6 +76,7 @@ type App struct {
 	SignIn *signin.Service
 	LDAP   *ldapauth.Service
 	Sync   *dirsync.Service
+	Prov   *provisioning.Service // SCIM provisioning providers
 	Web    *web.Server
 	Audit  *audit.Log // administrators' changes (internal/audit)
 	// Metrics holds the app's own collectors (read at scrape time), served
@@ -158,6 +160,7 @@ func (a *App) wire(ctx context.Context) error {
 	a.Holds = legalhold.New(a.DB, a.Users, now)
 	a.SignIn = &signin.Service{DB: a.DB, Orgs: a.Orgs, Users: a.Users}
 	a.LDAP = ldapauth.NewService(a.DB, a.Box, a.Log.With(serverlog.LoggerKey, "ldapauth"))
+	a.onClose(a.LDAP.Close)
 	a.SignIn.LDAP = signin.NewDirectory(a.LDAP, a.Orgs, a.Users, a.Log.With(serverlog.LoggerKey, "signin"))
 	a.SignIn.Throttle = throttle.New(now, throttle.DefaultLimits())
 	a.SignIn.Log = a.Log.With(serverlog.ThreadKey, "http", serverlog.LoggerKey, "signin")
@@ -172,6 +175,9 @@ func (a *App) wire(ctx context.Context) error {
 	a.Web = &web.Server{Orgs: a.Orgs, Users: a.Users, Holds: a.Holds, SignIn: a.SignIn, LDAP: a.LDAP, Sync: a.Sync,
 		Log: a.Log.With(serverlog.ThreadKey, "http"), Now: now}
 	a.Web.Audit = a.Audit
+	if err := a.wireProvisioning(); err != nil {
+		return err
+	}
 	a.wireOps() // ops.go
 	a.Web.TrustedProxies = a.Config.TrustedProxies
 	return nil

@@ -7,6 +7,9 @@ func (a *App) startBackground(ctx context.Context) {
 	if a.Sync != nil {
 		a.Sync.StartScheduler(ctx)
 	}
+	if a.Prov != nil {
+		go a.Prov.Run(ctx) // provisioning's delayed deactivations
+	}
 }
 
 // stopBackground stops the sync schedule when the server stops: a run going

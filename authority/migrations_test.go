@@ -45,9 +45,10 @@ func TestMigrationTakesSysadminFromDirectories(t *testing.T) {
 	}
 }
 
-// Migration 0008 (profile) gives every user an empty profile and every LDAP
-// server an empty profile mapping; a manager that is deleted leaves its
-// reports without one.
+// Migrations 0008 (profile) and 0010 (profile mapping) give every user an
+// empty profile and every LDAP server an empty profile mapping, through
+// 0009's rebuild of users; a manager that is deleted leaves its reports
+// without one (found by the users_manager index).
 func TestMigrationProfile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), authority.DBFile)
 	db, err := sqlx.Open("sqlite", "file:"+path)
@@ -89,5 +90,9 @@ func TestMigrationProfile(t *testing.T) {
 	}
 	if err := db.Get(&u.Manager, `SELECT manager_id FROM users WHERE username = 'kim'`); err != nil || u.Manager != nil {
 		t.Errorf("the manager was deleted: manager_id %v, %v", u.Manager, err)
+	}
+	var idx int
+	if err := db.Get(&idx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'users_manager'`); err != nil || idx != 1 {
+		t.Errorf("users_manager index: %d, %v", idx, err)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/go-ldap/ldap/v3"
-
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/internal/casefold"
 )
@@ -81,20 +79,7 @@ func Authenticate(ctx context.Context, srv Server, username, password string) (*
 		}
 		defer uc.Close()
 	}
-	err = uc.bindAs(ctx, e.DN, password)
-	switch {
-	case err == nil:
-		return e, nil
-	case ldap.IsErrorAnyOf(err, ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInappropriateAuthentication,
-		ldap.LDAPResultUnwillingToPerform, ldap.LDAPResultInsufficientAccessRights, ldap.LDAPResultInvalidDNSyntax,
-		ldap.LDAPResultNoSuchObject, ldap.LDAPResultConstraintViolation, ldap.ErrorEmptyPassword):
-		// 49 wrong password (AD: also disabled, locked, expired), 48/53 the
-		// server will not take a simple bind for this entry, 19 password
-		// policy; all are "these credentials do not sign in".
-		return nil, ErrCredentialsRefused
-	default:
-		return nil, apperr.Unavailable(err, "ldapauth: bind as the user to %s", srv.URL)
-	}
+	return bindResult(srv, e, uc.bindAs(ctx, e.DN, password))
 }
 
 // holdsUsername reports whether e's username attribute has the value

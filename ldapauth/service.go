@@ -29,6 +29,8 @@ type Service struct {
 	orgs *orgs.Service
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+	// Pool keeps sign-in connections open (NewPool; closed by Close).
+	Pool *Pool
 }
 
 // NewService returns the service over db; box seals bind passwords; log
@@ -37,7 +39,19 @@ func NewService(db *sqlx.DB, box *secret.Box, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{db: db, box: box, log: log, orgs: orgs.New(db, time.Now), Now: time.Now}
+	return &Service{db: db, box: box, log: log, orgs: orgs.New(db, time.Now), Now: time.Now, Pool: NewPool()}
+}
+
+// Authenticate is the package's Authenticate on the service's kept-open
+// connections (see Pool).
+func (s *Service) Authenticate(ctx context.Context, srv Server, username, password string) (*Entry, error) {
+	return s.Pool.Authenticate(ctx, srv, username, password)
+}
+
+// Close closes the kept-open connections.
+func (s *Service) Close() error {
+	s.Pool.Close()
+	return nil
 }
 
 type serverRow struct {
@@ -413,6 +427,7 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 	if err != nil {
 		return Server{}, err
 	}
+	s.Pool.Forget(id) // its connections were made with the old settings
 	s.log.Info("ldap server updated", "id", id, "name", out.Name, "url", out.URL, "bindPasswordChanged", in.BindPassword != nil,
 		"bindPasswordDropped", passwordDropped)
 	return out, nil
@@ -442,6 +457,7 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
+	s.Pool.Forget(id)
 	s.log.Info("ldap server deleted", "id", id)
 	return nil
 }

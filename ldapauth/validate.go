@@ -98,14 +98,14 @@ func normalize(srv *Server) error {
 		if srv.BindDN == "" {
 			return apperr.Invalid("bindDN", "is required unless bindAnonymously is on: the DN of the service account, e.g. cn=svc,ou=Service,dc=example,dc=com")
 		}
-		if _, err := ldap.ParseDN(srv.BindDN); err != nil {
-			return apperr.Invalid("bindDN", "is not a DN (%v): write it as cn=svc,ou=Service,dc=example,dc=com", err)
+		if err := checkBindName(srv.BindDN); err != nil {
+			return apperr.Invalid("bindDN", "is not a DN (%v): write it as cn=svc,ou=Service,dc=example,dc=com (Active Directory also takes svc@example.com or EXAMPLE\\svc)", err)
 		}
 		if srv.BindPassword == "" {
 			return apperr.Invalid("bindPassword", "is required unless bindAnonymously is on (an empty password would be an unauthenticated bind)")
 		}
 	} else if srv.BindDN != "" {
-		if _, err := ldap.ParseDN(srv.BindDN); err != nil {
+		if err := checkBindName(srv.BindDN); err != nil {
 			return apperr.Invalid("bindDN", "is not a DN (%v): correct it or clear it", err)
 		}
 	}
@@ -175,4 +175,23 @@ func normalize(srv *Server) error {
 		return err
 	}
 	return nil
+}
+
+// checkBindName accepts what a directory takes as the name of a simple bind:
+// a DN, or, for Active Directory, a userPrincipalName (svc@example.com) or a
+// down-level logon name (EXAMPLE\svc). It returns the DN parser's error
+// for anything else.
+func checkBindName(name string) error {
+	if !strings.ContainsAny(name, "=,") {
+		if user, domain, ok := strings.Cut(name, "@"); ok && user != "" && domain != "" &&
+			!strings.ContainsAny(name, `\ `) && !strings.Contains(domain, "@") {
+			return nil
+		}
+		if domain, user, ok := strings.Cut(name, `\`); ok && domain != "" && strings.TrimSpace(user) != "" &&
+			!strings.ContainsAny(domain, "@ ") && !strings.ContainsAny(user, `\@`) {
+			return nil
+		}
+	}
+	_, err := ldap.ParseDN(name)
+	return err
 }

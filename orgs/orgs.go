@@ -119,6 +119,9 @@ func (s *Service) Load(ctx context.Context) (*Tree, error) {
 	return load(ctx, s.DB)
 }
 
+// LoadTx is Load reading through q (inside a caller's transaction).
+func LoadTx(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) { return load(ctx, q) }
+
 func load(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) {
 	var rows []row
 	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT id, name, parent_id, registration_key, auth_method, default_roles, archive_hold_days, created_at FROM orgs ORDER BY id`); err != nil {

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the tests need (slapd, ldap-utils, chromium) where missing,
-# then vets and runs every test with the race detector.
+# Installs what the tests need (slapd, ldap-utils, chromium, and Samba as an
+# Active Directory domain controller: samba, samba-ad-dc, samba-ad-provision,
+# samba-dsdb-modules, samba-vfs-modules, ldb-tools) where missing, then vets
+# and runs every test with the race detector. The Samba AD tests need root;
+# without it they are skipped (or fail when CI is set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +11,10 @@ need=()
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need+=(slapd)
 command -v ldapsearch >/dev/null 2>&1 || need+=(ldap-utils)
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/sbin/samba ] || need+=(samba)
+for pkg in samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   sudo=""

@@ -8,10 +8,19 @@
 //   - Debian's OpenLDAP slapd with an AD-like schema ([StartSlapd],
 //     [StartSlapdServer], [GeneratePeople], [WriteLDIF]): real paging, size and
 //     time limits, the AD bit filter, TLS/StartTLS, scale (100,000 people).
+//   - A real Active Directory: a Samba AD domain controller ([StartSambaAD],
+//     [StartSambaADServer], [SambaAD]): objectGUID, userAccountControl,
+//     computed memberOf, nested groups (LDAP_MATCHING_RULE_IN_CHAIN), UPN
+//     binds, AD's bind diagnostics ("data 52e", 533, 701, 532, 773, 775),
+//     uSNChanged/highestCommittedUSN, the DirSync control, continuation
+//     references. The domain is provisioned once per machine into a cached
+//     template ([SambaCacheDir]); each instance is a copy of it on its own
+//     loopback address 127.0.0.x, ready in about a second. It needs root.
 //   - An SMTP sink ([StartSMTP]) built on github.com/emersion/go-smtp.
 //
-// Every server listens on a random loopback port and is stopped by t.Cleanup
-// (or by the stop function of the ...Server variants).
+// Every server listens on a random loopback port (Samba: on ports 389 and
+// 636 of its own loopback address) and is stopped by t.Cleanup (or by the
+// stop function of the ...Server variants).
 //
 // # Directory layout (both LDAP servers)
 //
@@ -44,8 +53,9 @@
 // # Logs
 //
 // glauth's zerolog output is discarded unless the environment variable
-// TESTENV_DEBUG is set (then it goes to stderr, and slapd runs with
-// "-d stats" with its output copied to stderr). The glauth/ldap library
-// prints a few error lines (for example for an unsupported filter) through
-// the standard "log" package; testenv leaves the global logger alone.
+// TESTENV_DEBUG is set (then it goes to stderr, slapd runs with "-d stats"
+// and samba with "--debuglevel=3", their output copied to stderr). The
+// glauth/ldap library prints a few error lines (for example for an
+// unsupported filter) through the standard "log" package; testenv leaves
+// the global logger alone.
 package testenv

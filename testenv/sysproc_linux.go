@@ -95,3 +95,44 @@ func statState(stat string) (byte, error) {
 	}
 	return stat[i+2], nil
 }
+
+// sambaSysProcAttr puts samba in its own process group (Stop signals the
+// whole group) and makes the kernel kill it if the test process dies
+// without running its cleanups.
+func sambaSysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
+
+// signalGroup sends sig to the process group led by pid.
+func signalGroup(pid int, sig syscall.Signal) error { return syscall.Kill(-pid, sig) }
+
+// lockFile takes an exclusive lock (flock) on path, created if needed,
+// waiting for it. unlock releases it.
+func lockFile(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("flock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// tryLockFile is lockFile without waiting: ok is false when another open
+// file (in this process or another) holds the lock.
+func tryLockFile(path string) (unlock func(), ok bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("flock %s: %w", path, err)
+	}
+	return func() { f.Close() }, true, nil
+}

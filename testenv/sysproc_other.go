@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"errors"
 	"syscall"
 	"time"
 )
@@ -19,3 +20,14 @@ func waitStopState(pid int, stopped bool, exited <-chan struct{}) error {
 	}
 	return nil
 }
+
+// sambaSysProcAttr: Samba AD tests run on Linux only.
+func sambaSysProcAttr() *syscall.SysProcAttr { return nil }
+
+func signalGroup(pid int, sig syscall.Signal) error { return errSambaLinuxOnly }
+
+func lockFile(path string) (func(), error) { return nil, errSambaLinuxOnly }
+
+func tryLockFile(path string) (func(), bool, error) { return nil, false, errSambaLinuxOnly }
+
+var errSambaLinuxOnly = errors.New("testenv: samba: Linux only")

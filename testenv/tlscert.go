@@ -25,6 +25,12 @@ type certBundle struct {
 
 // newCertBundle generates a CA called cn and a server certificate signed by it.
 func newCertBundle(cn string) (*certBundle, error) {
+	return newCertBundleFor(cn, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, []string{"localhost"})
+}
+
+// newCertBundleFor is newCertBundle with a server certificate valid for
+// these addresses and host names.
+func newCertBundleFor(cn string, ips []net.IP, hosts []string) (*certBundle, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("testenv: CA key: %w", err)
@@ -59,8 +65,8 @@ func newCertBundle(cn string) (*certBundle, error) {
 		NotAfter:     now.AddDate(10, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     hosts,
+		IPAddresses:  ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {
@@ -83,8 +89,12 @@ func newCertBundle(cn string) (*certBundle, error) {
 }
 
 // clientTLSConfig returns a client configuration that trusts caPEM.
-func clientTLSConfig(caPEM string) *tls.Config {
+func clientTLSConfig(caPEM string) *tls.Config { return clientTLSConfigFor(caPEM, "127.0.0.1") }
+
+// clientTLSConfigFor returns a client configuration that trusts caPEM and
+// expects a certificate for serverName.
+func clientTLSConfigFor(caPEM, serverName string) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM([]byte(caPEM))
-	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	return &tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}
 }

@@ -169,6 +169,24 @@ func (s *Service) BlockTx(ctx context.Context, tx *sqlx.Tx, id int64) (Transitio
 	return s.change(ctx, tx, id, State.Block)
 }
 
+// SourceBlockTx blocks user id on behalf of its source (see
+// State.SourceBlock): sign-in refused, tokens revoked, backups go on.
+func (s *Service) SourceBlockTx(ctx context.Context, tx *sqlx.Tx, id int64, by Reason) (Transition, error) {
+	return s.change(ctx, tx, id, func(st State) (State, error) { return st.SourceBlock(by), nil })
+}
+
+// SourceReactivateTx makes user id active again on behalf of its source
+// when State.SourceReactivates allows it (never undoing an administrator's
+// block); otherwise nothing changes.
+func (s *Service) SourceReactivateTx(ctx context.Context, tx *sqlx.Tx, id int64) (Transition, error) {
+	return s.change(ctx, tx, id, func(st State) (State, error) {
+		if !st.SourceReactivates() {
+			return st, nil
+		}
+		return st.Reactivate(), nil
+	})
+}
+
 // UnblockTx makes a blocked user active again (also one blocked because of a
 // legal hold, which is how an administrator reactivates a user still on hold).
 func (s *Service) UnblockTx(ctx context.Context, tx *sqlx.Tx, id int64) (Transition, error) {

@@ -213,9 +213,17 @@ func (s *Service) UpdateProfile(ctx context.Context, id int64, patch ProfilePatc
 }
 
 // ProfileOwnedBySource returns an apperr Conflict when u's profile belongs
-// to a source other than the administrator: a user of an org whose
-// effective authentication method is LDAP (DIRSYNC keeps its profile).
+// to a source other than the administrator: a provisioning provider's user
+// (the provider keeps its profile), or a user of an org whose effective
+// authentication method is LDAP (DIRSYNC keeps it).
 func ProfileOwnedBySource(ctx context.Context, q sqlx.QueryerContext, u User) error {
+	var provider int64
+	if err := sqlx.GetContext(ctx, q, &provider, `SELECT coalesce(provider_id, 0) FROM users WHERE id = ?`, u.ID); err != nil {
+		return fmt.Errorf("users: the source of %d: %w", u.ID, err)
+	}
+	if provider != 0 {
+		return apperr.Conflict("source", "the profile of %s comes from its provisioning provider %d: change it in the identity provider, which sends it here", u.Username, provider)
+	}
 	o, err := orgs.GetTx(ctx, q, u.OrgID)
 	if err != nil {
 		return err

@@ -63,6 +63,21 @@ func (st State) SourceReactivates() bool {
 	return false
 }
 
+// SourceBlock returns the state a user's source (a provisioning provider)
+// asks for when it disables or deletes the user: blocked at once for reason
+// by, sign-in refused and backups going on (the deactivation follows after
+// the provider's delay, as Deactivate decides). A deactivated user stays
+// deactivated; an administrator's block and a legal hold's are left alone.
+func (st State) SourceBlock(by Reason) State {
+	switch {
+	case st.Status == StatusDeactivated:
+		return st
+	case st.Status == StatusBlocked && (st.Reason == ReasonAdmin || st.Reason == ReasonLegalHold):
+		return st
+	}
+	return State{Status: StatusBlocked, Reason: by, OnHold: st.OnHold}
+}
+
 // Block returns the state of an administrator's block: sign-in refused,
 // backups go on. A deactivated user cannot be blocked (reactivate first).
 func (st State) Block() (State, error) {

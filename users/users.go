@@ -42,10 +42,12 @@ type Reason string
 // The reasons for a status. A sync only undoes what a sync did (or an
 // administrator's deactivation in an LDAP org, which the directory overrides).
 const (
-	ReasonNone      Reason = ""
-	ReasonAdmin     Reason = "admin"
-	ReasonDirsync   Reason = "dirsync"
-	ReasonLegalHold Reason = "legal-hold-pending" // blocked because on hold; deactivated when released
+	ReasonNone    Reason = ""
+	ReasonAdmin   Reason = "admin"
+	ReasonDirsync Reason = "dirsync"
+	// ReasonProvisioning: a provisioning provider (SCIM) disabled or deleted the user.
+	ReasonProvisioning Reason = "provisioning"
+	ReasonLegalHold    Reason = "legal-hold-pending" // blocked because on hold; deactivated when released
 )
 
 // BuiltinAdmin is the username of the administrator the first start
@@ -259,6 +261,8 @@ type NewUser struct {
 	LDAPServerID   *int64   `json:"-"`
 	LDAPDN         string   `json:"-"`
 	LDAPUID        string   `json:"-"`
+
+	provisioned bool // a provider's user: it signs in through its identity provider, no password
 }
 
 // Profile returns the profile n creates.
@@ -338,7 +342,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	if err != nil {
 		return 0, fmt.Errorf("users: create: %w", err)
 	}
-	if !org.UsesLDAP() && n.Password == "" {
+	if !org.UsesLDAP() && n.Password == "" && !n.provisioned {
 		return 0, apperr.Invalid("password", "is required: org %q signs its users in with a local password", org.Name)
 	}
 	names := n.Roles

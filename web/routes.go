@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/authority-server/authority/provisioning/scimapi"
 )
 
 // routes is the one table of every path the server answers.
@@ -25,15 +27,20 @@ func (s *Server) routes() http.Handler {
 			r.Use(s.requireAdmin)
 			r.Use(s.auditActor) // audit.go: who acts, for the audit log
 			r.Delete("/auth/token", s.handleRevokeToken)
-			s.coreRoutes(r)    // api_core.go
-			s.ldapRoutes(r)    // api_ldap.go
-			s.dirsyncRoutes(r) // api_dirsync.go
-			s.auditRoutes(r)   // api_audit.go
+			s.coreRoutes(r)         // api_core.go
+			s.ldapRoutes(r)         // api_ldap.go
+			s.dirsyncRoutes(r)      // api_dirsync.go
+			s.auditRoutes(r)        // api_audit.go
+			s.provisioningRoutes(r) // api_provisioning.go
 
 			// Sign-in security settings: api_security.go.
 			s.securityRoutes(r)
 		})
 	})
+	if s.SCIM != nil {
+		r.Handle(scimapi.Prefix+"/*", s.SCIM) // SCIM 2.0: the provider's own credentials
+		r.Handle(scimapi.Prefix, s.SCIM)
+	}
 	s.opsRoutes(r)     // ops.go
 	s.consoleRoutes(r) // console*.go
 	return r

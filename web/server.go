@@ -14,6 +14,7 @@ import (
 	"github.com/authority-server/authority/ldapauth"
 	"github.com/authority-server/authority/legalhold"
 	"github.com/authority-server/authority/orgs"
+	"github.com/authority-server/authority/provisioning"
 	"github.com/authority-server/authority/users"
 	"github.com/authority-server/authority/users/signin"
 )
@@ -43,6 +44,10 @@ type Server struct {
 	Health *health.Checker
 	// Metrics answers /metrics (metrics.Handler() when nil).
 	Metrics http.Handler
+	// Prov keeps the provisioning providers (nil: no provisioning API).
+	Prov *provisioning.Service
+	// SCIM serves /scim/v2 (nil: not served).
+	SCIM http.Handler
 }
 
 // Handler returns the HTTP handler for the API and the console.

@@ -40,6 +40,9 @@ type Program struct {
 	prog    *goja.Program
 	wrapped *lineIndex // "(" + source (maybe cut) + "\n)"
 	admin   *lineIndex // source
+	// attrs are the entry attributes the script reads; allAttrs: it may read any.
+	attrs    []string
+	allAttrs bool
 }
 
 // Field returns the field name the program was compiled for (for example
@@ -115,7 +118,8 @@ func Compile(field, source string) (*Program, error) {
 		e.Line, e.Column = line, col
 		return nil, e
 	}
-	return &Program{field: field, source: source, prog: prog, wrapped: wrapped, admin: admin}, nil
+	attrs, all := referencedAttributes(tree)
+	return &Program{field: field, source: source, prog: prog, wrapped: wrapped, admin: admin, attrs: attrs, allAttrs: all}, nil
 }
 
 func wrap(src string) string { return "(" + src + "\n)" }

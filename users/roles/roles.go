@@ -225,3 +225,16 @@ func byFold(ctx context.Context, q sqlx.QueryerContext, query string) (map[strin
 
 // fold is the key names compare by: trimmed, case-insensitive.
 func fold(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// NewMapping returns a list of exactly names (as given; Sysadmin never):
+// the roles some other source than the directory (a provisioning
+// provider's role mapping) may add and remove.
+func NewMapping(names ...string) Mapping {
+	m := Mapping{}
+	for _, n := range names {
+		if RefuseRuling("", []string{n}) == nil && strings.TrimSpace(n) != "" {
+			m[fold(n)] = n
+		}
+	}
+	return m
+}

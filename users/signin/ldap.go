@@ -75,7 +75,7 @@ func (d *Directory) servers(ctx context.Context, org orgs.Org, preferred *int64)
 func (d *Directory) authenticate(ctx context.Context, srvs []ldapauth.Server, username, password string) (ldapauth.Server, *ldapauth.Entry, error) {
 	var down error
 	for _, srv := range srvs {
-		e, err := ldapauth.Authenticate(ctx, srv, username, password)
+		e, err := d.LDAP.Authenticate(ctx, srv, username, password)
 		switch {
 		case err == nil:
 			return srv, e, nil
