@@ -203,9 +203,9 @@ func (e *engine) outcomeOf(ctx context.Context, fx effects, p *plan) (outcome, e
 			return o, err
 		}
 		if changed {
-			from, to := profileDiff(u.Profile, *p.profile)
+			from, to := e.profileDiff(u.Profile, *p.profile)
 			o.line(u, ChangeProfileUpdated, from, to, "")
-			o.history(u, "Updating email and names of")
+			o.history(u, "Updating the profile of")
 		}
 	}
 	if p.identity {

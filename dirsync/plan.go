@@ -71,24 +71,25 @@ func (e *engine) plan(srv ldapauth.Server, set *script.Set, m match, have []stri
 		p.added, p.removed = e.mapping.Diff(have, p.wanted)
 		p.setRoles = len(p.added)+len(p.removed) > 0
 	}
-	was := u.Profile
-	now := users.Profile{Email: keep(m.person.EmailFor(m.name), was.Email), FirstName: keep(m.person.FirstName, was.FirstName), LastName: keep(m.person.LastName, was.LastName)}
-	if now != was {
+	now, bad := u.Profile.Overlay(directoryProfile(m))
+	for _, err := range bad {
+		p.warnings = append(p.warnings, fmt.Sprintf("the directory's value is not taken, the stored one is kept: %v", err))
+	}
+	if srv.ManagerAttribute != "" {
+		// The manager is resolved once every entry is seen (resolveProfiles):
+		// people may come before their manager.
+		u.pending = &pendingProfile{profile: now, managerDN: m.person.Profile.ManagerDN, serverID: srv.ID}
+	} else if !now.Equal(u.Profile) {
 		p.profile = &now
 	}
 	p.identity = u.LDAPServerID != srv.ID || u.LDAPDN != m.dn || u.LDAPUID != m.person.UID
+	if p.identity {
+		u.newDN = m.dn
+	}
 	if p.empty() {
 		return nil
 	}
 	return p
-}
-
-// keep returns the directory's value, or the stored one when the entry has none.
-func keep(dir, stored string) string {
-	if v := strings.TrimSpace(dir); v != "" {
-		return v
-	}
-	return stored
 }
 
 // statusText is a state as a history line shows it: "active", or
@@ -98,17 +99,6 @@ func statusText(st users.State) string {
 		return string(st.Status)
 	}
 	return fmt.Sprintf("%s (%s)", st.Status, st.Reason)
-}
-
-func profileDiff(was, now users.Profile) (from, to string) {
-	var f, t []string
-	for _, c := range []struct{ name, old, new string }{{"email", was.Email, now.Email}, {"firstName", was.FirstName, now.FirstName}, {"lastName", was.LastName, now.LastName}} {
-		if c.old != c.new {
-			f = append(f, c.name+": "+c.old)
-			t = append(t, c.name+": "+c.new)
-		}
-	}
-	return strings.Join(f, "; "), strings.Join(t, "; ")
 }
 
 func rolesChangeText(added, removed []string) string {

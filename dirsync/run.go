@@ -26,6 +26,11 @@ type scopeUser struct {
 	foundOn  int64 // the server it was found on
 	foundDN  string
 	inactive bool // the active script returned false
+	// pending is the profile planned for a user found on a server with a
+	// manager attribute, applied by resolveProfiles after the search.
+	pending *pendingProfile
+	// newDN is the DN the run records for the user ("" when unchanged).
+	newDN string
 }
 
 // engine is one run. Its work is split by concern: loading (load.go), the
@@ -52,6 +57,7 @@ type engine struct {
 	ident    int
 	runner   *script.Runner
 	pages    int
+	names    map[int64]string // usernames of the users a manager may be (resolveProfiles)
 
 	// Where the time went (the Timings log line). inPages, inScripts and
 	// inApply are spent by the page goroutine, alongside the search.
@@ -212,6 +218,9 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 		}
 	}
 	if err := e.waitUsers(); err != nil {
+		return StatusFailed, err.Error()
+	}
+	if err := e.resolveProfiles(ctx); err != nil {
 		return StatusFailed, err.Error()
 	}
 	e.tSearch = time.Since(ts)

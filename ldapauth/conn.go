@@ -310,7 +310,7 @@ func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*
 		controls = nil
 	}
 	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
-		0, int(c.timeout/time.Second), false, filter, searchAttributes, controls)
+		0, int(c.timeout/time.Second), false, filter, searchAttributesOf(c.srv), controls)
 	var refs []string
 	for pageNo := 1; ; pageNo++ {
 		var res *ldap.SearchResult

@@ -66,6 +66,8 @@ type Person struct {
 	// UID is the stable id: objectGUID (as a GUID string) or entryUUID; ""
 	// when the directory has neither.
 	UID string
+	// Profile is the profile attributes of the server's ProfileMapping.
+	Profile PersonProfile
 	// emailIsUsername: the email attribute is the username attribute, so each
 	// username is its own email (see EmailFor).
 	emailIsUsername bool
@@ -100,6 +102,7 @@ func (s Server) Person(e *Entry) Person {
 	p.Email = strings.TrimSpace(e.First(orDefault(s.EmailAttribute, DefaultEmailAttribute)))
 	p.FirstName = strings.TrimSpace(e.First(orDefault(s.FirstNameAttribute, DefaultFirstNameAttr)))
 	p.LastName = strings.TrimSpace(e.First(orDefault(s.LastNameAttribute, DefaultLastNameAttr)))
+	p.Profile = s.personProfile(e)
 	p.emailIsUsername = ua != "" && strings.EqualFold(ua, orDefault(s.EmailAttribute, DefaultEmailAttribute))
 	if g := e.First("objectGUID"); g != "" {
 		p.UID = g

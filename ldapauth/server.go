@@ -59,6 +59,9 @@ type Server struct {
 	// the built-in list (userPassword, unixUserPassword, msSFU30Password,
 	// unicodePwd).
 	SensitiveAttributes []string `json:"sensitiveAttributes"`
+	// ProfileMapping is the optional profile attribute mapping (its fields
+	// are the server's titleAttribute, departmentAttribute, ... in JSON).
+	ProfileMapping
 }
 
 // String names the server for logs and errors (never the password).

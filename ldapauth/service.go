@@ -75,12 +75,14 @@ type serverRow struct {
 	OrgNameScript       string `db:"org_name_script"`
 	RoleNameScript      string `db:"role_name_script"`
 	SensitiveAttributes string `db:"sensitive_attributes"`
+	ProfileMapping
 }
 
 const serverColumns = `id, name, url, start_tls, ca_certificate, allow_unsafe_certs, bind_anonymously, bind_dn,
 	bind_password_sealed, search_filter, email_attribute, first_name_attribute, last_name_attribute,
 	timeout_seconds, page_size, follow_referrals, active_script, org_name_script, role_name_script,
-	sensitive_attributes`
+	sensitive_attributes, title_attribute, department_attribute, division_attribute, employee_type_attribute,
+	manager_attribute, city_attribute, state_attribute, country_attribute`
 
 func (s *Service) fromRow(r serverRow) (Server, error) {
 	srv := Server{
@@ -90,7 +92,7 @@ func (s *Service) fromRow(r serverRow) (Server, error) {
 		EmailAttribute: r.EmailAttribute, FirstNameAttribute: r.FirstNameAttribute, LastNameAttribute: r.LastNameAttribute,
 		TimeoutSeconds: r.TimeoutSeconds, PageSize: r.PageSize, FollowReferrals: r.FollowReferrals,
 		ActiveScript: r.ActiveScript, OrgNameScript: r.OrgNameScript, RoleNameScript: r.RoleNameScript,
-		SensitiveAttributes: []string{},
+		SensitiveAttributes: []string{}, ProfileMapping: r.ProfileMapping,
 	}
 	if r.SensitiveAttributes != "" {
 		if err := json.Unmarshal([]byte(r.SensitiveAttributes), &srv.SensitiveAttributes); err != nil {
@@ -170,6 +172,7 @@ type ServerInput struct {
 	OrgNameScript       *string   `json:"orgNameScript"`
 	RoleNameScript      *string   `json:"roleNameScript"`
 	SensitiveAttributes *[]string `json:"sensitiveAttributes"`
+	ProfileMappingInput
 
 	ID              *int64 `json:"id,omitempty"`
 	HasBindPassword *bool  `json:"hasBindPassword,omitempty"`
@@ -186,7 +189,7 @@ func InputOf(srv Server) ServerInput {
 		FirstNameAttribute: &srv.FirstNameAttribute, LastNameAttribute: &srv.LastNameAttribute,
 		TimeoutSeconds: &srv.TimeoutSeconds, PageSize: &srv.PageSize, FollowReferrals: &srv.FollowReferrals,
 		ActiveScript: &srv.ActiveScript, OrgNameScript: &srv.OrgNameScript, RoleNameScript: &srv.RoleNameScript,
-		SensitiveAttributes: &sens,
+		SensitiveAttributes: &sens, ProfileMappingInput: srv.ProfileMapping.inputOf(),
 	}
 }
 
@@ -228,6 +231,7 @@ func (in ServerInput) apply(srv *Server) {
 	if in.SensitiveAttributes != nil {
 		srv.SensitiveAttributes = append([]string{}, (*in.SensitiveAttributes)...)
 	}
+	in.ProfileMappingInput.apply(&srv.ProfileMapping)
 }
 
 // Create validates and stores a new server. Unset fields take their
@@ -251,12 +255,14 @@ func (s *Service) Create(ctx context.Context, in ServerInput) (Server, error) {
 		res, err := tx.ExecContext(ctx, `INSERT INTO ldap_servers(name, url, start_tls, ca_certificate, allow_unsafe_certs,
 			bind_anonymously, bind_dn, bind_password_sealed, search_filter, email_attribute, first_name_attribute,
 			last_name_attribute, timeout_seconds, page_size, follow_referrals, active_script, org_name_script,
-			role_name_script, sensitive_attributes, created_at, updated_at)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			role_name_script, sensitive_attributes, title_attribute, department_attribute, division_attribute,
+			employee_type_attribute, manager_attribute, city_attribute, state_attribute, country_attribute, created_at, updated_at)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			srv.Name, srv.URL, srv.StartTLS, srv.CACertificate, srv.AllowUnsafeCerts, srv.BindAnonymously, srv.BindDN,
 			sealed, srv.SearchFilter, srv.EmailAttribute, srv.FirstNameAttribute, srv.LastNameAttribute,
 			srv.TimeoutSeconds, srv.PageSize, srv.FollowReferrals, srv.ActiveScript, srv.OrgNameScript,
-			srv.RoleNameScript, string(sens), now, now)
+			srv.RoleNameScript, string(sens), srv.TitleAttribute, srv.DepartmentAttribute, srv.DivisionAttribute,
+			srv.EmployeeTypeAttribute, srv.ManagerAttribute, srv.CityAttribute, srv.StateAttribute, srv.CountryAttribute, now, now)
 		if err != nil {
 			return fmt.Errorf("ldapauth: create server: %w", err)
 		}
@@ -393,12 +399,15 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 		if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET name = ?, url = ?, start_tls = ?, ca_certificate = ?,
 			allow_unsafe_certs = ?, bind_anonymously = ?, bind_dn = ?, search_filter = ?, email_attribute = ?,
 			first_name_attribute = ?, last_name_attribute = ?, timeout_seconds = ?, page_size = ?, follow_referrals = ?,
-			active_script = ?, org_name_script = ?, role_name_script = ?, sensitive_attributes = ?, updated_at = ?
+			active_script = ?, org_name_script = ?, role_name_script = ?, sensitive_attributes = ?, title_attribute = ?,
+			department_attribute = ?, division_attribute = ?, employee_type_attribute = ?, manager_attribute = ?,
+			city_attribute = ?, state_attribute = ?, country_attribute = ?, updated_at = ?
 			WHERE id = ?`,
 			srv.Name, srv.URL, srv.StartTLS, srv.CACertificate, srv.AllowUnsafeCerts, srv.BindAnonymously, srv.BindDN,
 			srv.SearchFilter, srv.EmailAttribute, srv.FirstNameAttribute, srv.LastNameAttribute, srv.TimeoutSeconds,
 			srv.PageSize, srv.FollowReferrals, srv.ActiveScript, srv.OrgNameScript, srv.RoleNameScript, string(sens),
-			s.Now().UTC().Format(time.RFC3339), id); err != nil {
+			srv.TitleAttribute, srv.DepartmentAttribute, srv.DivisionAttribute, srv.EmployeeTypeAttribute,
+			srv.ManagerAttribute, srv.CityAttribute, srv.StateAttribute, srv.CountryAttribute, s.Now().UTC().Format(time.RFC3339), id); err != nil {
 			return fmt.Errorf("ldapauth: update server %d: %w", id, err)
 		}
 		if in.BindPassword != nil || dropped {

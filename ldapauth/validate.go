@@ -48,6 +48,9 @@ func checkLengths(srv *Server) error {
 			return err
 		}
 	}
+	if err := srv.ProfileMapping.checkLengths(); err != nil {
+		return err
+	}
 	if err := apperr.CheckText("searchFilter", srv.SearchFilter, MaxSearchFilterLength); err != nil {
 		return err
 	}
@@ -129,6 +132,9 @@ func normalize(srv *Server) error {
 		if script.IsSensitive(*a.dst, srv.SensitiveAttributes) {
 			return apperr.Invalid(a.field, "%s is a sensitive attribute, which is never read", *a.dst)
 		}
+	}
+	if err := srv.ProfileMapping.normalize(srv.SensitiveAttributes); err != nil {
+		return err
 	}
 	if srv.TimeoutSeconds < 1 || srv.TimeoutSeconds > MaxTimeoutSeconds {
 		return apperr.Invalid("timeoutSeconds", "must be from 1 to %d seconds, not %d (the default is %d)", MaxTimeoutSeconds, srv.TimeoutSeconds, DefaultTimeoutSeconds)

@@ -477,8 +477,13 @@ attributetype ( 1.2.840.113556.1.2.141 NAME 'department'
 	SUBSTR caseIgnoreSubstringsMatch
 	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
 
+attributetype ( 1.2.840.113556.1.4.261 NAME 'division'
+	EQUALITY caseIgnoreMatch
+	SUBSTR caseIgnoreSubstringsMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+
 objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP top AUXILIARY
-	MAY ( sAMAccountName $ userAccountControl $ memberOf $ userPrincipalName $ objectGUID $ department ) )
+	MAY ( sAMAccountName $ userAccountControl $ memberOf $ userPrincipalName $ objectGUID $ department $ division $ c ) )
 
 objectclass ( 1.2.840.113556.1.5.8 NAME 'group' SUP top AUXILIARY
 	MAY ( sAMAccountName $ objectGUID $ memberOf ) )

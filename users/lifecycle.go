@@ -218,22 +218,6 @@ func (s *Service) MoveTx(ctx context.Context, tx *sqlx.Tx, id, orgID int64) (fro
 	return from, nil
 }
 
-// Profile is what a directory keeps up to date on a user.
-type Profile struct {
-	Email, FirstName, LastName string
-}
-
-// UpdateProfileTx sets the profile, reporting whether anything changed.
-func (s *Service) UpdateProfileTx(ctx context.Context, tx *sqlx.Tx, id int64, p Profile) (bool, error) {
-	res, err := tx.ExecContext(ctx, `UPDATE users SET email = ?, first_name = ?, last_name = ?, updated_at = ?
-		WHERE id = ? AND (email <> ? OR first_name <> ? OR last_name <> ?)`, p.Email, p.FirstName, p.LastName, s.stamp(), id, p.Email, p.FirstName, p.LastName)
-	if err != nil {
-		return false, fmt.Errorf("users: update profile of %d: %w", id, err)
-	}
-	n, _ := res.RowsAffected()
-	return n > 0, nil
-}
-
 // SetLDAPIdentityTx records the directory entry a user matched: server, DN and stable id.
 func (s *Service) SetLDAPIdentityTx(ctx context.Context, tx *sqlx.Tx, id, serverID int64, dn, uid string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE users SET ldap_server_id = ?, ldap_dn = ?, ldap_uid = ? WHERE id = ? AND (ldap_server_id IS NOT ? OR ldap_dn <> ? OR ldap_uid <> ?)`,

@@ -47,7 +47,8 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 		args[i] = id
 	}
 	rows, err := s.DB.QueryxContext(ctx, `SELECT u.id, u.username, u.org_id, u.status, u.status_reason, u.pending_reason,
-		u.email, u.first_name, u.last_name, coalesce(u.ldap_server_id, 0), u.ldap_dn, u.ldap_uid, u.password_hash <> ''
+		u.email, u.first_name, u.last_name, u.title, u.department, u.division, u.employee_type, u.employee_number,
+		u.city, u.state, u.country, u.manager_id, coalesce(u.ldap_server_id, 0), u.ldap_dn, u.ldap_uid, u.password_hash <> ''
 		FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) ORDER BY u.id`, args...)
 	if err != nil {
 		return fmt.Errorf("users: the users in scope: %w", err)
@@ -57,7 +58,9 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 		var u ScopeUser
 		var hasPassword bool
 		if err := rows.Scan(&u.ID, &u.Username, &u.OrgID, &u.State.Status, &u.State.Reason, &u.State.Pending,
-			&u.Profile.Email, &u.Profile.FirstName, &u.Profile.LastName, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword); err != nil {
+			&u.Profile.Email, &u.Profile.FirstName, &u.Profile.LastName, &u.Profile.Title, &u.Profile.Department,
+			&u.Profile.Division, &u.Profile.EmployeeType, &u.Profile.EmployeeNumber, &u.Profile.City, &u.Profile.State,
+			&u.Profile.Country, &u.Profile.ManagerID, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword); err != nil {
 			return fmt.Errorf("users: the users in scope: %w", err)
 		}
 		u.State.OnHold = held[u.ID]

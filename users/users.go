@@ -65,21 +65,31 @@ const (
 
 // User is a user as the API shows it.
 type User struct {
-	ID           int64    `json:"id" db:"id"`
-	Username     string   `json:"username" db:"username"`
-	Email        string   `json:"email" db:"email"`
-	FirstName    string   `json:"firstName" db:"first_name"`
-	LastName     string   `json:"lastName" db:"last_name"`
-	OrgID        int64    `json:"orgId" db:"org_id"`
-	OrgName      string   `json:"orgName" db:"org_name"`
-	Status       Status   `json:"status" db:"status"`
-	StatusReason Reason   `json:"statusReason" db:"status_reason"`
-	Roles        []string `json:"roles" db:"-"`
-	OnLegalHold  bool     `json:"onLegalHold" db:"on_hold"`
-	LDAPServerID *int64   `json:"ldapServerId" db:"ldap_server_id"`
-	LDAPDN       string   `json:"ldapDN" db:"ldap_dn"`
-	LDAPUID      string   `json:"ldapUid" db:"ldap_uid"`
-	CreatedAt    string   `json:"createdAt" db:"created_at"`
+	ID        int64  `json:"id" db:"id"`
+	Username  string `json:"username" db:"username"`
+	Email     string `json:"email" db:"email"`
+	FirstName string `json:"firstName" db:"first_name"`
+	LastName  string `json:"lastName" db:"last_name"`
+	// The profile attributes (SPEC section 1; Profile).
+	Title          string   `json:"title" db:"title"`
+	Department     string   `json:"department" db:"department"`
+	Division       string   `json:"division" db:"division"`
+	EmployeeType   string   `json:"employeeType" db:"employee_type"`
+	EmployeeNumber string   `json:"employeeNumber" db:"employee_number"`
+	ManagerID      *int64   `json:"managerId" db:"manager_id"`
+	City           string   `json:"city" db:"city"`
+	State          string   `json:"state" db:"state"`
+	Country        string   `json:"country" db:"country"`
+	OrgID          int64    `json:"orgId" db:"org_id"`
+	OrgName        string   `json:"orgName" db:"org_name"`
+	Status         Status   `json:"status" db:"status"`
+	StatusReason   Reason   `json:"statusReason" db:"status_reason"`
+	Roles          []string `json:"roles" db:"-"`
+	OnLegalHold    bool     `json:"onLegalHold" db:"on_hold"`
+	LDAPServerID   *int64   `json:"ldapServerId" db:"ldap_server_id"`
+	LDAPDN         string   `json:"ldapDN" db:"ldap_dn"`
+	LDAPUID        string   `json:"ldapUid" db:"ldap_uid"`
+	CreatedAt      string   `json:"createdAt" db:"created_at"`
 
 	// PendingReason is who asked for the deactivation a legal hold turned into a block.
 	PendingReason Reason `json:"-" db:"pending_reason"`
@@ -104,7 +114,8 @@ func New(db *sqlx.DB, o *orgs.Service, now func() time.Time) *Service {
 	return &Service{DB: db, Orgs: o, Now: now}
 }
 
-const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.org_id, o.name AS org_name,
+const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.title, u.department, u.division,
+	u.employee_type, u.employee_number, u.manager_id, u.city, u.state, u.country, u.org_id, o.name AS org_name,
 	u.status, u.status_reason, u.pending_reason, u.password_hash, u.ldap_server_id, u.ldap_dn, u.ldap_uid, u.created_at,
 	` + onHoldSQL + ` AS on_hold`
 
@@ -231,18 +242,42 @@ func (s *Service) ByUsername(ctx context.Context, username string) (User, error)
 
 // NewUser is what creates a user. Roles empty means the org's default roles.
 type NewUser struct {
-	Username     string   `json:"username"`
-	Password     string   `json:"password"`
-	Email        string   `json:"email"`
-	FirstName    string   `json:"firstName"`
-	LastName     string   `json:"lastName"`
-	OrgID        int64    `json:"orgId"`
-	Roles        []string `json:"roles"`
-	LDAPServerID *int64   `json:"-"`
-	LDAPDN       string   `json:"-"`
-	LDAPUID      string   `json:"-"`
+	Username       string   `json:"username"`
+	Password       string   `json:"password"`
+	Email          string   `json:"email"`
+	FirstName      string   `json:"firstName"`
+	LastName       string   `json:"lastName"`
+	Title          string   `json:"title"`
+	Department     string   `json:"department"`
+	Division       string   `json:"division"`
+	EmployeeType   string   `json:"employeeType"`
+	EmployeeNumber string   `json:"employeeNumber"`
+	ManagerID      *int64   `json:"managerId"`
+	City           string   `json:"city"`
+	State          string   `json:"state"`
+	Country        string   `json:"country"`
+	OrgID          int64    `json:"orgId"`
+	Roles          []string `json:"roles"`
+	LDAPServerID   *int64   `json:"-"`
+	LDAPDN         string   `json:"-"`
+	LDAPUID        string   `json:"-"`
 
 	provisioned bool // a provider's user: it signs in through its identity provider, no password
+}
+
+// Profile returns the profile n creates.
+func (n NewUser) Profile() Profile {
+	return Profile{Email: n.Email, FirstName: n.FirstName, LastName: n.LastName, Title: n.Title,
+		Department: n.Department, Division: n.Division, EmployeeType: n.EmployeeType, EmployeeNumber: n.EmployeeNumber,
+		City: n.City, State: n.State, Country: n.Country, ManagerID: copyID(n.ManagerID)}
+}
+
+// WithProfile returns n with p's fields.
+func (n NewUser) WithProfile(p Profile) NewUser {
+	n.Email, n.FirstName, n.LastName, n.Title = p.Email, p.FirstName, p.LastName, p.Title
+	n.Department, n.Division, n.EmployeeType, n.EmployeeNumber = p.Department, p.Division, p.EmployeeType, p.EmployeeNumber
+	n.City, n.State, n.Country, n.ManagerID = p.City, p.State, p.Country, copyID(p.ManagerID)
+	return n
 }
 
 // ValidateUsername checks a username's form: not blank, no surrounding
@@ -256,18 +291,6 @@ func ValidateUsername(name string) error {
 		return apperr.Invalid("username", "must not start or end with spaces")
 	}
 	return apperr.CheckLine("username", name, MaxUsernameLength)
-}
-
-// Validate checks a profile's form: email, first and last name each one line
-// of at most MaxEmailLength or MaxNameLength characters.
-func (p Profile) Validate() error {
-	if err := apperr.CheckLine("email", p.Email, MaxEmailLength); err != nil {
-		return err
-	}
-	if err := apperr.CheckLine("firstName", p.FirstName, MaxNameLength); err != nil {
-		return err
-	}
-	return apperr.CheckLine("lastName", p.LastName, MaxNameLength)
 }
 
 // Create makes a user in one transaction (recorded as audit.UserCreate when
@@ -302,8 +325,11 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	if err := ValidateUsername(n.Username); err != nil {
 		return 0, err
 	}
-	n.Email, n.FirstName, n.LastName = strings.TrimSpace(n.Email), strings.TrimSpace(n.FirstName), strings.TrimSpace(n.LastName)
-	if err := (Profile{Email: n.Email, FirstName: n.FirstName, LastName: n.LastName}).Validate(); err != nil {
+	p := n.Profile().Trimmed()
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
+	if err := CheckManagerTx(ctx, tx, 0, p.ManagerID); err != nil {
 		return 0, err
 	}
 	if n.OrgID == 0 {
@@ -341,9 +367,13 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 		}
 	}
 	now := s.stamp()
-	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, username_key, email, first_name, last_name, org_id, password_hash, ldap_server_id, ldap_dn, ldap_uid, created_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.Username, casefold.Key(n.Username), n.Email, n.FirstName, n.LastName, n.OrgID, hash, n.LDAPServerID, n.LDAPDN, n.LDAPUID, now, now)
+	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, username_key, email, first_name, last_name, title, department,
+		division, employee_type, employee_number, city, state, country, manager_id, org_id, password_hash, ldap_server_id,
+		ldap_dn, ldap_uid, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.Username, casefold.Key(n.Username), p.Email, p.FirstName, p.LastName, p.Title, p.Department, p.Division,
+		p.EmployeeType, p.EmployeeNumber, p.City, p.State, p.Country, p.ManagerID, n.OrgID, hash, n.LDAPServerID,
+		n.LDAPDN, n.LDAPUID, now, now)
 	if err != nil {
 		return 0, fmt.Errorf("users: create %s: %w", n.Username, err)
 	}

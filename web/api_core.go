@@ -22,6 +22,7 @@ func (s *Server) coreRoutes(r chi.Router) {
 	r.Get("/users", s.handleListUsers)
 	r.Post("/users", s.handleCreateUser)
 	r.Get("/users/{id}", s.handleGetUser)
+	r.Patch("/users/{id}", s.handlePatchUser)
 	r.Post("/users/{id}/deactivate", s.userAction(func(r *http.Request, id int64) (users.User, error) {
 		return s.Users.Deactivate(r.Context(), id, users.ReasonAdmin)
 	}))
@@ -208,6 +209,25 @@ func (s *Server) userAction(fn func(r *http.Request, id int64) (users.User, erro
 		}
 		s.writeJSON(w, http.StatusOK, u)
 	}
+}
+
+// handlePatchUser changes a local user's profile (users.ProfilePatch); the
+// profile of a directory user is its directory's (409).
+func (s *Server) handlePatchUser(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.pathID(w, r, "id")
+	if !ok {
+		return
+	}
+	var in users.ProfilePatch
+	if !s.decodeJSON(w, r, &in) {
+		return
+	}
+	u, err := s.Users.UpdateProfile(r.Context(), id, in)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, u)
 }
 
 func (s *Server) handleMoveUser(w http.ResponseWriter, r *http.Request) {

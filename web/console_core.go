@@ -442,6 +442,7 @@ type userData struct {
 	Holds      []legalhold.Matter
 	Orgs       []orgRow
 	ServerName string
+	Manager    *users.User // the user's manager (nil: none)
 }
 
 func (s *Server) consoleUser(w http.ResponseWriter, r *http.Request) {
@@ -478,6 +479,9 @@ func (s *Server) userPage(ctx context.Context, id int64) (*userData, error) {
 		}
 	}
 	if d.Orgs, err = s.orgTree(ctx); err != nil {
+		return nil, err
+	}
+	if d.Manager, err = s.managerOf(ctx, u); err != nil {
 		return nil, err
 	}
 	if u.LDAPServerID != nil {

@@ -234,7 +234,8 @@ type previewData struct {
 
 var serverFields = []string{"name", "url", "startTLS", "caCertificate", "allowUnsafeCerts", "bindAnonymously", "bindDN", "bindPassword",
 	"searchFilter", "emailAttribute", "firstNameAttribute", "lastNameAttribute", "timeoutSeconds", "pageSize", "followReferrals",
-	"activeScript", "orgNameScript", "roleNameScript", "sensitiveAttributes"}
+	"activeScript", "orgNameScript", "roleNameScript", "sensitiveAttributes", "titleAttribute", "departmentAttribute",
+	"divisionAttribute", "employeeTypeAttribute", "managerAttribute", "cityAttribute", "stateAttribute", "countryAttribute"}
 
 // newServerForm makes the page data for srv, with the bind password removed.
 func newServerForm(srv ldapauth.Server, isNew bool) *serverForm {
@@ -310,6 +311,7 @@ func serverInput(r *http.Request, isNew bool) (ldapauth.ServerInput, ldapauth.Se
 	}
 	shown.SensitiveAttributes = sens
 	in.SensitiveAttributes = &sens
+	in.ProfileMappingInput = profileMappingInput(r, &shown.ProfileMapping)
 	return in, shown, firstErr
 }
 

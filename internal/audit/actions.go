@@ -25,6 +25,7 @@ const (
 	UserRoles         = "user.roles"
 	UserPassword      = "user.password"
 	UserDeviceReplace = "user.device.replace"
+	UserProfile       = "user.profile"
 
 	LegalHoldCreate           = "legalhold.create"
 	LegalHoldCustodianAdd     = "legalhold.custodian.add"
@@ -67,6 +68,7 @@ var Actions = []Action{
 	{UserRoles, "User's roles set"},
 	{UserPassword, "User's password set"},
 	{UserDeviceReplace, "Device replaced"},
+	{UserProfile, "User profile changed"},
 	{LegalHoldCreate, "Legal hold matter opened"},
 	{LegalHoldCustodianAdd, "Custodian added"},
 	{LegalHoldCustodianRelease, "Custodian released"},

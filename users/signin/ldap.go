@@ -172,10 +172,34 @@ func (d *Directory) Register(ctx context.Context, org orgs.Org, req Request) (us
 		}
 	}
 	id := srv.ID
-	return users.NewUser{
-		Username: username, Email: p.EmailFor(username), FirstName: p.FirstName, LastName: p.LastName,
-		OrgID: target.ID, Roles: roles, LDAPServerID: &id, LDAPDN: entry.DN, LDAPUID: p.UID,
-	}, true, nil
+	nu := users.NewUser{Username: username, OrgID: target.ID, Roles: roles, LDAPServerID: &id, LDAPDN: entry.DN, LDAPUID: p.UID}
+	prof, err := d.profile(ctx, srv, p, username)
+	if err != nil {
+		return users.NewUser{}, true, err
+	}
+	return nu.WithProfile(prof), true, nil
+}
+
+// profile is the profile a new user takes from its entry through the
+// server's mapping: a value that users.Profile.Validate would refuse is left
+// out (and logged), and the manager's DN is resolved to the user whose LDAP
+// DN it is (none: no manager).
+func (d *Directory) profile(ctx context.Context, srv ldapauth.Server, p ldapauth.Person, username string) (users.Profile, error) {
+	pp := p.Profile
+	prof, bad := users.Profile{}.Overlay(users.Profile{Email: p.EmailFor(username), FirstName: p.FirstName, LastName: p.LastName,
+		Title: pp.Title, Department: pp.Department, Division: pp.Division, EmployeeType: pp.EmployeeType,
+		City: pp.City, State: pp.State, Country: pp.Country})
+	for _, err := range bad {
+		d.Log.Warn("sign-in: a directory value is not taken for the new user", "server", srv.Name, "username", username, "err", err)
+	}
+	if srv.ManagerAttribute != "" && pp.ManagerDN != "" {
+		m, err := users.ManagerByDNTx(ctx, d.Users.DB, srv.ID, pp.ManagerDN)
+		if err != nil {
+			return users.Profile{}, err
+		}
+		prof.ManagerID = m
+	}
+	return prof, nil
 }
 
 // exists reports whether username has an entry on any of srvs.
