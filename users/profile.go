@@ -26,11 +26,18 @@ const MaxProfileLength = 256
 // it up to date; an administrator edits a local user's. ManagerID names
 // another user (nil: none).
 type Profile struct {
-	Email, FirstName, LastName   string
-	Title, Department, Division  string
-	EmployeeType, EmployeeNumber string
-	City, State, Country         string
-	ManagerID                    *int64
+	Email          string `db:"email"`
+	FirstName      string `db:"first_name"`
+	LastName       string `db:"last_name"`
+	Title          string `db:"title"`
+	Department     string `db:"department"`
+	Division       string `db:"division"`
+	EmployeeType   string `db:"employee_type"`
+	EmployeeNumber string `db:"employee_number"`
+	City           string `db:"city"`
+	State          string `db:"state"`
+	Country        string `db:"country"`
+	ManagerID      *int64 `db:"manager_id"`
 }
 
 // ProfileOf returns u's profile.

@@ -37,36 +37,8 @@ type Provisioned struct {
 }
 
 // ProvisionedAttrs are the attributes a provider writes on its users: the
-// profile of docs/rules.md section 1.
-type ProvisionedAttrs struct {
-	Email          string `db:"email"`
-	FirstName      string `db:"first_name"`
-	LastName       string `db:"last_name"`
-	Title          string `db:"title"`
-	Department     string `db:"department"`
-	Division       string `db:"division"`
-	EmployeeType   string `db:"employee_type"`
-	EmployeeNumber string `db:"employee_number"`
-	City           string `db:"city"`
-	State          string `db:"state"`
-	Country        string `db:"country"`
-	ManagerID      *int64 `db:"manager_id"`
-}
-
-// Validate checks the attributes' form: each one line of at most
-// MaxNameLength characters (the JSON names of the user API name them).
-func (a ProvisionedAttrs) Validate() error {
-	for _, f := range []struct{ name, v string }{
-		{"email", a.Email}, {"firstName", a.FirstName}, {"lastName", a.LastName}, {"title", a.Title},
-		{"department", a.Department}, {"division", a.Division}, {"employeeType", a.EmployeeType},
-		{"employeeNumber", a.EmployeeNumber}, {"city", a.City}, {"state", a.State}, {"country", a.Country},
-	} {
-		if err := apperr.CheckLine(f.name, f.v, MaxNameLength); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// profile of docs/rules.md section 1, the same model whatever the source.
+type ProvisionedAttrs = Profile
 
 const provisionedColumns = `u.id, u.username, coalesce(u.provider_id, 0) AS provider_id, u.external_id, u.org_id, o.name AS org_name,
 	u.status, u.status_reason, u.pending_reason, u.scim_deleted, coalesce(u.deactivate_at, '') AS deactivate_at, u.created_at, u.updated_at,
@@ -216,19 +188,15 @@ func (s *Service) SetProvisionedTx(ctx context.Context, tx *sqlx.Tx, id int64, u
 			return false, apperr.Invalid("manager", "user %d is not a user of this provider", *a.ManagerID)
 		}
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE users SET username = ?, username_key = ?, external_id = ?, email = ?, first_name = ?, last_name = ?,
-		title = ?, department = ?, division = ?, employee_type = ?, employee_number = ?, city = ?, state = ?, country = ?, manager_id = ?, updated_at = ?
-		WHERE id = ? AND NOT (username = ? AND external_id = ? AND email = ? AND first_name = ? AND last_name = ? AND title = ? AND department = ?
-			AND division = ? AND employee_type = ? AND employee_number = ? AND city = ? AND state = ? AND country = ? AND manager_id IS ?)`,
-		username, casefold.Key(username), externalID, a.Email, a.FirstName, a.LastName, a.Title, a.Department, a.Division, a.EmployeeType,
-		a.EmployeeNumber, a.City, a.State, a.Country, a.ManagerID, s.stampNano(), id,
-		username, externalID, a.Email, a.FirstName, a.LastName, a.Title, a.Department, a.Division, a.EmployeeType,
-		a.EmployeeNumber, a.City, a.State, a.Country, a.ManagerID)
+	res, err := tx.ExecContext(ctx, `UPDATE users SET username = ?, username_key = ?, external_id = ?, updated_at = ?
+		WHERE id = ? AND NOT (username = ? AND external_id = ?)`,
+		username, casefold.Key(username), externalID, s.stampNano(), id, username, externalID)
 	if err != nil {
 		return false, fmt.Errorf("users: update provisioned user %d: %w", id, err)
 	}
 	n, _ := res.RowsAffected()
-	return n > 0, nil
+	changed, err := s.UpdateProfileTx(ctx, tx, id, a)
+	return n > 0 || changed, err
 }
 
 // SetProvisioningStateTx records user id's provider-side state: deleted by

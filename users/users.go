@@ -89,6 +89,12 @@ type User struct {
 	LDAPServerID   *int64   `json:"ldapServerId" db:"ldap_server_id"`
 	LDAPDN         string   `json:"ldapDN" db:"ldap_dn"`
 	LDAPUID        string   `json:"ldapUid" db:"ldap_uid"`
+	// StableID is the directory's id of the user (objectGUID, entryUUID), as ldapUid.
+	StableID string `json:"stableId" db:"-"`
+	// Source is what keeps the user up to date: "local", "ldap" or "provisioning"
+	// (then ProviderID says which provider).
+	Source     string `json:"source" db:"source"`
+	ProviderID *int64 `json:"providerId" db:"provider_id"`
 	CreatedAt      string   `json:"createdAt" db:"created_at"`
 
 	// PendingReason is who asked for the deactivation a legal hold turned into a block.
@@ -117,6 +123,7 @@ func New(db *sqlx.DB, o *orgs.Service, now func() time.Time) *Service {
 const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.title, u.department, u.division,
 	u.employee_type, u.employee_number, u.manager_id, u.city, u.state, u.country, u.org_id, o.name AS org_name,
 	u.status, u.status_reason, u.pending_reason, u.password_hash, u.ldap_server_id, u.ldap_dn, u.ldap_uid, u.created_at,
+	u.provider_id, CASE WHEN u.provider_id IS NOT NULL THEN 'provisioning' WHEN u.ldap_server_id IS NOT NULL AND u.ldap_dn <> '' THEN 'ldap' ELSE 'local' END AS source,
 	` + onHoldSQL + ` AS on_hold`
 
 // Filter narrows List. Zero fields match everything.
@@ -198,6 +205,7 @@ func loadRoles(ctx context.Context, q sqlx.QueryerContext, us []User) error {
 	}
 	for i := range us {
 		us[i].Roles = byID[us[i].ID]
+		us[i].StableID = us[i].LDAPUID
 	}
 	return nil
 }
