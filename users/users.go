@@ -95,7 +95,7 @@ type User struct {
 	// (then ProviderID says which provider).
 	Source     string `json:"source" db:"source"`
 	ProviderID *int64 `json:"providerId" db:"provider_id"`
-	CreatedAt      string   `json:"createdAt" db:"created_at"`
+	CreatedAt  string `json:"createdAt" db:"created_at"`
 
 	// PendingReason is who asked for the deactivation a legal hold turned into a block.
 	PendingReason Reason `json:"-" db:"pending_reason"`
