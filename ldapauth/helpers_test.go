@@ -27,13 +27,18 @@ func testCtx(t testing.TB) context.Context {
 	return ctx
 }
 
+// everyAttributeScript is an active script that may read any attribute
+// (Object.keys), so that searches with it fetch every attribute: these
+// tests look at attributes the default script does not read.
+const everyAttributeScript = `function(entry) { return Object.keys(entry) != null; }`
+
 // glauthServer is a Server for a testenv glauth directory with the usual
 // posixAccount/uid filter.
 func glauthServer(g *testenv.Glauth) Server {
 	return Server{
 		Name: "glauth", URL: g.URL, BindDN: g.BindDN, BindPassword: g.BindPassword, HasBindPassword: true,
 		SearchFilter: "(&(objectClass=posixAccount)(uid=%u))", EmailAttribute: "mail", FirstNameAttribute: "givenName",
-		LastNameAttribute: "sn", TimeoutSeconds: 10, PageSize: 500, ActiveScript: DefaultActiveScript,
+		LastNameAttribute: "sn", TimeoutSeconds: 10, PageSize: 500, ActiveScript: everyAttributeScript,
 	}
 }
 

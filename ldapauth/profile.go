@@ -138,21 +138,6 @@ func (s Server) personProfile(e *Entry) PersonProfile {
 		State: get(m.StateAttribute), Country: get(m.CountryAttribute), ManagerDN: get(m.ManagerAttribute)}
 }
 
-// searchAttributesOf returns the attributes a search of srv asks for: every
-// user attribute, the operational ones the product uses, and each mapped
-// attribute by name (so that one a directory treats as operational comes
-// back too).
-func searchAttributesOf(srv Server) []string {
-	out := append([]string(nil), searchAttributes...)
-	seen := map[string]bool{}
-	for _, a := range out {
-		seen[strings.ToLower(a)] = true
-	}
-	for _, a := range append([]string{srv.EmailAttribute, srv.FirstNameAttribute, srv.LastNameAttribute}, srv.ProfileMapping.attributes()...) {
-		if a = strings.TrimSpace(a); a != "" && !seen[strings.ToLower(a)] {
-			seen[strings.ToLower(a)] = true
-			out = append(out, a)
-		}
-	}
-	return out
-}
+// searchAttributesOf returns the attributes a search of srv asks for (see
+// Server.SearchAttributes).
+func searchAttributesOf(srv Server) []string { return srv.SearchAttributes() }

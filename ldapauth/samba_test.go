@@ -14,7 +14,7 @@ func sambaServer(s *testenv.SambaAD) Server {
 	return Server{
 		Name: "samba", URL: s.URL, BindDN: s.BindUPN, BindPassword: s.BindPassword, HasBindPassword: true,
 		SearchFilter: "(&(objectClass=user)(sAMAccountName=%u))", EmailAttribute: "mail", FirstNameAttribute: "givenName",
-		LastNameAttribute: "sn", TimeoutSeconds: 10, PageSize: 500, ActiveScript: DefaultActiveScript,
+		LastNameAttribute: "sn", TimeoutSeconds: 10, PageSize: 500, ActiveScript: everyAttributeScript,
 	}
 }
 

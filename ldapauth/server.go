@@ -59,6 +59,9 @@ type Server struct {
 	// the built-in list (userPassword, unixUserPassword, msSFU30Password,
 	// unicodePwd).
 	SensitiveAttributes []string `json:"sensitiveAttributes"`
+	// Fetched is what the searches ask the directory for (SearchAttributes;
+	// read-only, shown on the server page).
+	Fetched []string `json:"searchAttributes"`
 	// ProfileMapping is the optional profile attribute mapping (its fields
 	// are the server's titleAttribute, departmentAttribute, ... in JSON).
 	ProfileMapping

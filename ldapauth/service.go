@@ -107,6 +107,7 @@ func (s *Service) fromRow(r serverRow) (Server, error) {
 		}
 		srv.BindPassword = pw
 	}
+	srv.Fetched = srv.SearchAttributes()
 	return srv, nil
 }
 

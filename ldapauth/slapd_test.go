@@ -21,7 +21,7 @@ func slapdServer(s *testenv.Slapd) Server {
 	return Server{
 		Name: "slapd", URL: s.URL, BindDN: s.BindDN, BindPassword: s.BindPassword, HasBindPassword: true,
 		SearchFilter: "(&(objectClass=user)(sAMAccountName=%u))", EmailAttribute: "mail", FirstNameAttribute: "givenName",
-		LastNameAttribute: "sn", TimeoutSeconds: 10, PageSize: 500, ActiveScript: DefaultActiveScript,
+		LastNameAttribute: "sn", TimeoutSeconds: 10, PageSize: 500, ActiveScript: everyAttributeScript,
 	}
 }
 
