@@ -549,7 +549,7 @@ func (s *Server) consoleDeleteProvider(w http.ResponseWriter, r *http.Request) {
 	}
 	msg := "Provider " + p.Name + " deleted. Its credentials no longer work."
 	if n > 0 {
-		msg += " Its " + plural(n, "user") + " stay in the authority, blocked (devices and archives kept), for an administrator to decide: see " +
+		msg += " Its users (" + strconv.Itoa(n) + ") stay in the authority, blocked (devices and archives kept), for an administrator to decide: see " +
 			"Users, status blocked."
 	}
 	s.done(w, r, "/settings/provisioning", "ok", msg)
