@@ -164,6 +164,8 @@ func TestConsoleBrowserProvisioning(t *testing.T) {
 	if who.Status != users.StatusBlocked {
 		t.Fatalf("ann after deleting the provider: %s, want blocked", who.Status)
 	}
+	b.open("/users/" + strconv.FormatInt(who.ID, 10))
+	b.expectText("#user-status", "by its provisioning provider")
 	if code, _ := scimCall(t, b.base, "GET", "/Users", newToken, ""); code != http.StatusUnauthorized {
 		t.Fatalf("the token of a deleted provider: %d, want 401", code)
 	}

@@ -626,6 +626,8 @@ func reasonText(st users.Status, r users.Reason) string {
 		return "by directory sync"
 	case r == users.ReasonAdmin:
 		return "by an administrator"
+	case r == users.ReasonProvisioning:
+		return "by its provisioning provider (SCIM)"
 	}
 	return ""
 }
