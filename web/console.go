@@ -106,6 +106,7 @@ func (s *Server) consoleRoutes(r chi.Router) {
 			s.consoleLDAPRoutes(r)
 			s.consoleSyncRoutes(r)
 			s.consoleAuditRoutes(r)
+			s.consoleProvisioningRoutes(r) // console_provisioning.go
 		})
 	})
 }
@@ -525,6 +526,7 @@ var templateFuncs = template.FuncMap{
 	"agoT":   agoTime,
 	"reason": reasonText,
 	"add":    func(a, b int) int { return a + b },
+	"plural": plural,
 	"depthClass": func(d int) string {
 		if d > 8 {
 			d = 8
@@ -624,6 +626,8 @@ func reasonText(st users.Status, r users.Reason) string {
 		return "by directory sync"
 	case r == users.ReasonAdmin:
 		return "by an administrator"
+	case r == users.ReasonProvisioning:
+		return "by its provisioning provider (SCIM)"
 	}
 	return ""
 }
