@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -157,6 +158,7 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[string]Provider // by credential hash
+	gen   uint64              // bumped by every change: a read older than it is not cached
 	wake  chan struct{}       // a deactivation became due earlier: see Run
 }
 
@@ -356,8 +358,6 @@ func (s *Service) merge(ctx context.Context, tx *sqlx.Tx, p *Provider, in Input)
 			m.Groups = []OrgGroup{}
 		}
 		p.OrgMapping = m
-	} else if err := checkOrgMapping(tree, p.OrgMapping); err != nil {
-		return err
 	}
 	if in.RoleMapping != nil {
 		m := *in.RoleMapping
@@ -381,9 +381,13 @@ func checkOrgMapping(tree *orgs.Tree, m OrgMapping) error {
 	if len(m.Groups) > MaxMappedGroups {
 		return apperr.Invalid("orgMapping.groups", "at most %d groups", MaxMappedGroups)
 	}
+	seen := map[string]bool{}
 	for _, g := range m.Groups {
-		if strings.TrimSpace(g.GroupID) == "" {
-			return apperr.Invalid("orgMapping.groups", "every group needs a groupId (a SCIM group's id)")
+		if err := checkGroupID("orgMapping.groups", g.GroupID, seen); err != nil {
+			return err
+		}
+		if g.Priority < 0 || g.Priority > MaxPriority {
+			return apperr.Invalid("orgMapping.groups", "group %s: priority must be between 0 and %d", g.GroupID, MaxPriority)
 		}
 		if _, ok := tree.Get(g.OrgID); !ok {
 			return apperr.Invalid("orgMapping.groups", "group %s: org %d does not exist", g.GroupID, g.OrgID)
@@ -407,9 +411,10 @@ func checkRoleMapping(ctx context.Context, q sqlx.QueryerContext, m *RoleMapping
 	if m.Groups == nil {
 		m.Groups = []RoleGroup{}
 	}
+	seen := map[string]bool{}
 	for i, g := range m.Groups {
-		if strings.TrimSpace(g.GroupID) == "" {
-			return apperr.Invalid("roleMapping.groups", "every group needs a groupId (a SCIM group's id)")
+		if err := checkGroupID("roleMapping.groups", g.GroupID, seen); err != nil {
+			return err
 		}
 		if err := roles.RefuseRuling("roleMapping.groups", g.Roles); err != nil {
 			return err
@@ -420,6 +425,26 @@ func checkRoleMapping(ctx context.Context, q sqlx.QueryerContext, m *RoleMapping
 		}
 		m.Groups[i].Roles = canon
 	}
+	return nil
+}
+
+// MaxPriority bounds a group's priority in an org mapping.
+const MaxPriority = 1_000_000
+
+// checkGroupID checks one groupId of a mapping: a SCIM group's id (this
+// server's are numbers), given once.
+func checkGroupID(field, id string, seen map[string]bool) error {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return apperr.Invalid(field, "every group needs a groupId (a SCIM group's id)")
+	}
+	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n <= 0 || len(id) > 19 {
+		return apperr.Invalid(field, "groupId %.40q is not a SCIM group's id (a number, as /scim/v2/Groups shows it)", id)
+	}
+	if seen[id] {
+		return apperr.Invalid(field, "group %s is listed twice", id)
+	}
+	seen[id] = true
 	return nil
 }
 
@@ -507,6 +532,9 @@ func (s *Service) Authenticate(ctx context.Context, token, username, password st
 	p, ok := s.cache[h]
 	s.mu.Unlock()
 	if !ok {
+		s.mu.Lock()
+		gen := s.gen
+		s.mu.Unlock()
 		var r providerRow
 		err := s.DB.GetContext(ctx, &r, `SELECT `+providerColumns+` FROM provisioning_providers WHERE secret_hash = ?`, h)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -519,10 +547,12 @@ func (s *Service) Authenticate(ctx context.Context, token, username, password st
 			return Provider{}, err
 		}
 		s.mu.Lock()
-		if s.cache == nil {
-			s.cache = map[string]Provider{}
+		if s.gen == gen { // no change since the read: it may be kept
+			if s.cache == nil {
+				s.cache = map[string]Provider{}
+			}
+			s.cache[h] = p
 		}
-		s.cache[h] = p
 		s.mu.Unlock()
 	}
 	wantBasic := token == ""
@@ -537,6 +567,7 @@ func (s *Service) Authenticate(ctx context.Context, token, username, password st
 func (s *Service) forget() {
 	s.mu.Lock()
 	s.cache = nil
+	s.gen++
 	s.mu.Unlock()
 }
 
