@@ -30,6 +30,8 @@ type effects interface {
 	setRoles(ctx context.Context, p *plan, mapping roles.Mapping) (added, removed []string, err error)
 	updateProfile(ctx context.Context, u *scopeUser, to users.Profile) (changed bool, err error)
 	setIdentity(ctx context.Context, p *plan) error
+	// rename gives the user the username its entry now has.
+	rename(ctx context.Context, u *scopeUser, to string) error
 	// whole runs one user's changes so that they happen whole or not at all.
 	whole(ctx context.Context, fn func() error) error
 }
@@ -37,7 +39,7 @@ type effects interface {
 // effects returns how changes take effect in a batch whose transaction is tx.
 func (e *engine) effects(tx *sqlx.Tx) effects {
 	if e.req.Simulate {
-		return simulated{}
+		return simulated{db: e.s.db}
 	}
 	return applied{tx: tx, users: e.s.users}
 }
@@ -80,13 +82,17 @@ func (a applied) setIdentity(ctx context.Context, p *plan) error {
 	return a.users.SetLDAPIdentityTx(ctx, a.tx, p.u.ID, p.serverID, p.dn, p.uid)
 }
 
+func (a applied) rename(ctx context.Context, u *scopeUser, to string) error {
+	return a.users.RenameTx(ctx, a.tx, u.ID, to)
+}
+
 func (a applied) whole(ctx context.Context, fn func() error) error {
 	return sqltx.Savepoint(ctx, a.tx, fn)
 }
 
 // simulated decides with users' rules on the state the run loaded and
 // writes nothing.
-type simulated struct{}
+type simulated struct{ db sqlx.QueryerContext }
 
 func (simulated) current(_ context.Context, u *scopeUser) (users.State, int64, bool, error) {
 	return u.State, u.OrgID, true, nil
@@ -111,6 +117,21 @@ func (simulated) updateProfile(context.Context, *scopeUser, users.Profile) (bool
 }
 
 func (simulated) setIdentity(context.Context, *plan) error { return nil }
+
+// rename refuses what RenameTx would refuse, reading only.
+func (s simulated) rename(ctx context.Context, u *scopeUser, to string) error {
+	if err := users.ValidateUsername(to); err != nil {
+		return err
+	}
+	taken, err := users.UsernameTaken(ctx, s.db, to, u.ID)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return apperr.Conflict("username", "the username %q is held by another user", to)
+	}
+	return nil
+}
 
 func (simulated) whole(_ context.Context, fn func() error) error { return fn() }
 
@@ -163,6 +184,19 @@ func (e *engine) outcomeOf(ctx context.Context, fx effects, p *plan) (outcome, e
 	cur, _, ok, err := fx.current(ctx, u)
 	if err != nil || !ok {
 		return outcome{}, err
+	}
+	if p.rename != "" {
+		err := fx.rename(ctx, u, p.rename)
+		if apperr.Is(err, apperr.KindConflict) || apperr.Is(err, apperr.KindInvalid) {
+			o.fail(u, fmt.Sprintf("the directory entry %s is now named %q, but %v: nothing changes for this user", p.dn, p.rename, err))
+			return o, nil
+		}
+		if err != nil {
+			return o, err
+		}
+		o.line(u, ChangeRenamed, u.Username, p.rename, "")
+		o.history(u, "Renaming from "+u.Username+" to")
+		u.Username = p.rename
 	}
 	if p.reactivate && cur.SourceReactivates() {
 		t, err := fx.reactivate(ctx, u)

@@ -58,6 +58,7 @@ const (
 	ChangeMoved          = "moved"
 	ChangeRolesChanged   = "rolesChanged"
 	ChangeProfileUpdated = "profileUpdated"
+	ChangeRenamed        = "renamed" // found by its stable id under a new username
 	ChangeWarning        = "warning"
 	ChangeError          = "error"
 	// ChangeNotDeactivated marks a user identified for deactivation that the

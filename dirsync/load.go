@@ -3,6 +3,8 @@ package dirsync
 import (
 	"context"
 	"fmt"
+	"strings"
+
 	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/orgs"
@@ -44,6 +46,10 @@ func (e *engine) loadUsers(ctx context.Context) error {
 		e.users = append(e.users, u)
 		key := casefold.Key(u.Username)
 		e.byName[key] = append(e.byName[key], u)
+		if u.LDAPUID != "" && u.LDAPServerID != 0 {
+			k := strings.ToLower(u.LDAPUID)
+			e.byUID[k] = append(e.byUID[k], u)
+		}
 		e.orgs[u.OrgID].Users++
 		e.total.Users++
 	})

@@ -95,9 +95,39 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 type match struct {
 	u      *scopeUser
 	name   string // the username value that matched
+	rename string // the entry's username, when the user was found by its stable id under another one
 	person ldapauth.Person
 	dn     string
 	res    *script.Result
+}
+
+// byStableID returns the user of server srv whose last matched entry had
+// stable id uid (nil when none, or when several claim it).
+func (e *engine) byStableID(srv int64, uid string) *scopeUser {
+	if uid == "" {
+		return nil
+	}
+	var found *scopeUser
+	for _, u := range e.byUID[strings.ToLower(uid)] {
+		if u.LDAPServerID != srv || !e.serves[u.OrgID][srv] {
+			continue
+		}
+		if found != nil {
+			return nil
+		}
+		found = u
+	}
+	return found
+}
+
+// holds reports whether names has name (casefold.Equal).
+func holds(names []string, name string) bool {
+	for _, n := range names {
+		if casefold.Equal(n, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // page matches one page of entries to users, runs the scripts once per
@@ -117,9 +147,40 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 		}
 		var res *script.Result
 		person := srv.Person(ent)
+		run := func() *script.Result {
+			if res == nil {
+				t0 := time.Now()
+				r := e.runner.Run(set, ent.DN, ent.Attrs)
+				e.inScripts += time.Since(t0)
+				if !r.OK() {
+					metrics.ScriptErrors.WithLabelValues("dirsync").Add(float64(len(r.Errors)))
+				}
+				res = &r
+			}
+			return res
+		}
+		// The stable id first (docs/rules.md section 6.1): the same entry
+		// under a new username is the same user, renamed.
+		if u := e.byStableID(srv.ID, person.UID); u != nil && !u.found {
+			u.found, u.foundOn, u.foundDN = true, srv.ID, ent.DN
+			m := match{u: u, name: u.Username, person: person, dn: ent.DN, res: run()}
+			if !holds(person.Usernames, u.Username) && len(person.Usernames) > 0 {
+				m.name, m.rename = person.Usernames[0], person.Usernames[0]
+			}
+			found = append(found, m)
+			continue
+		}
 		for _, name := range person.Usernames {
 			for _, u := range e.byName[casefold.Key(name)] {
 				if !e.serves[u.OrgID][srv.ID] {
+					continue
+				}
+				if u.LDAPServerID == srv.ID && u.LDAPUID != "" && person.UID != "" && !strings.EqualFold(u.LDAPUID, person.UID) {
+					// The username now belongs to another entry: the user's own
+					// entry is gone (or renamed, and then found by its id).
+					if !u.found {
+						dups.warn(u, fmt.Sprintf("username %q now belongs to another directory entry (%s, stable id %s; the user's was %s): it is not this user", name, ent.DN, person.UID, u.LDAPUID))
+					}
 					continue
 				}
 				if u.found {
@@ -129,16 +190,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 					continue
 				}
 				u.found, u.foundOn, u.foundDN = true, srv.ID, ent.DN
-				if res == nil {
-					t0 := time.Now()
-					r := e.runner.Run(set, ent.DN, ent.Attrs)
-					e.inScripts += time.Since(t0)
-					if !r.OK() {
-						metrics.ScriptErrors.WithLabelValues("dirsync").Add(float64(len(r.Errors)))
-					}
-					res = &r
-				}
-				found = append(found, match{u: u, name: name, person: person, dn: ent.DN, res: res})
+				found = append(found, match{u: u, name: name, person: person, dn: ent.DN, res: run()})
 			}
 		}
 	}

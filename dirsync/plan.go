@@ -28,10 +28,11 @@ type plan struct {
 	removed    []string
 	profile    *users.Profile // nil: unchanged
 	identity   bool
+	rename     string // the new username ("" for none)
 }
 
 func (p *plan) empty() bool {
-	return p.errMsg == "" && len(p.warnings) == 0 && !p.reactivate && p.move == nil && !p.setRoles && p.profile == nil && !p.identity
+	return p.errMsg == "" && len(p.warnings) == 0 && !p.reactivate && p.move == nil && !p.setRoles && p.profile == nil && !p.identity && p.rename == ""
 }
 
 // plan decides what the scripts' results ask for one user, from the state
@@ -39,7 +40,7 @@ func (p *plan) empty() bool {
 // users/roles.
 func (e *engine) plan(srv ldapauth.Server, set *script.Set, m match, have []string) *plan {
 	u := m.u
-	p := &plan{u: u, serverID: srv.ID, dn: m.dn, uid: m.person.UID}
+	p := &plan{u: u, serverID: srv.ID, dn: m.dn, uid: m.person.UID, rename: m.rename}
 	if !m.res.OK() {
 		p.errMsg = strings.Join(m.res.Errors, "; ")
 		return p

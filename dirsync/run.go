@@ -50,6 +50,7 @@ type engine struct {
 	serves   map[int64]map[int64]bool // org id → server ids of the org
 	users    []*scopeUser
 	byName   map[string][]*scopeUser // casefold.Key of the username (several only for names an earlier version let differ in case)
+	byUID    map[string][]*scopeUser // the stable id (lower case) of the entry each user matched last
 	mapping  roles.Mapping
 	orgs     map[int64]*Counts
 	total    Counts
@@ -74,7 +75,7 @@ type engine struct {
 // it is then recorded as cancelled.
 func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time.Time) {
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
-		serves: map[int64]map[int64]bool{}, byName: map[string][]*scopeUser{}, sets: map[int64]*script.Set{},
+		serves: map[int64]map[int64]bool{}, byName: map[string][]*scopeUser{}, byUID: map[string][]*scopeUser{}, sets: map[int64]*script.Set{},
 		runner: script.NewRunner(s.scriptLimit)}
 	bg := context.WithoutCancel(ctx)
 	ctx, cancel := context.WithCancelCause(ctx)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/internal/audit"
+	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users/roles"
 )
@@ -216,6 +217,37 @@ func (s *Service) MoveTx(ctx context.Context, tx *sqlx.Tx, id, orgID int64) (fro
 		return from, fmt.Errorf("users: move %d: %w", id, err)
 	}
 	return from, nil
+}
+
+// UsernameTaken reports whether a user other than except holds username
+// (ignoring case, casefold.Key).
+func UsernameTaken(ctx context.Context, q sqlx.QueryerContext, username string, except int64) (bool, error) {
+	var n int
+	if err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM users WHERE username_key = ? AND id <> ?`, casefold.Key(username), except); err != nil {
+		return false, fmt.Errorf("users: look for %q: %w", username, err)
+	}
+	return n > 0, nil
+}
+
+// RenameTx gives user id the username its directory entry now has (the
+// same user: id, devices, archives, roles and history stay). A username
+// another user holds is a Conflict on "username", and nothing changes.
+func (s *Service) RenameTx(ctx context.Context, tx *sqlx.Tx, id int64, username string) error {
+	if err := ValidateUsername(username); err != nil {
+		return err
+	}
+	taken, err := UsernameTaken(ctx, tx, username, id)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return apperr.Conflict("username", "the username %q is held by another user", username)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET username = ?, username_key = ?, updated_at = ? WHERE id = ?`,
+		username, casefold.Key(username), s.stamp(), id); err != nil {
+		return fmt.Errorf("users: rename %d: %w", id, err)
+	}
+	return nil
 }
 
 // SetLDAPIdentityTx records the directory entry a user matched: server, DN and stable id.
