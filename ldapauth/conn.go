@@ -303,6 +303,11 @@ func (c *Conn) Count(ctx context.Context) (int, error) {
 
 // searchPaged runs a paged subtree search from base and streams the pages.
 func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*Entry) error) error {
+	return c.searchPagedAttrs(ctx, base, filter, searchAttributesOf(c.srv), fn)
+}
+
+// searchPagedAttrs is searchPaged asking for attrs.
+func (c *Conn) searchPagedAttrs(ctx context.Context, base, filter string, attrs []string, fn func([]*Entry) error) error {
 	size := c.srv.pageSize()
 	paging := ldap.NewControlPaging(uint32(size))
 	controls := []ldap.Control{paging}
@@ -310,7 +315,7 @@ func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*
 		controls = nil
 	}
 	req := ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
-		0, int(c.timeout/time.Second), false, filter, searchAttributesOf(c.srv), controls)
+		0, int(c.timeout/time.Second), false, filter, attrs, controls)
 	var refs []string
 	for pageNo := 1; ; pageNo++ {
 		var res *ldap.SearchResult
@@ -358,7 +363,7 @@ func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*
 		paging.SetCookie(cookie)
 	}
 	if c.srv.FollowReferrals && len(refs) > 0 {
-		return c.followReferrals(ctx, refs, filter, fn)
+		return c.followReferrals(ctx, refs, filter, attrs, fn)
 	}
 	return nil
 }
@@ -368,7 +373,7 @@ func (c *Conn) searchPaged(ctx context.Context, base, filter string, fn func([]*
 // server itself (same scheme, host and port) is searched with its service
 // bind; one to any other server with an anonymous bind only: the service
 // account's password is never sent to a server it was not entered for.
-func (c *Conn) followReferrals(ctx context.Context, refs []string, filter string, fn func([]*Entry) error) error {
+func (c *Conn) followReferrals(ctx context.Context, refs []string, filter string, attrs []string, fn func([]*Entry) error) error {
 	if c.hops >= maxReferralHops {
 		return apperr.Unavailable(nil, "ldapauth: search of %s: referrals nested deeper than %d servers", c.srv.URL, maxReferralHops)
 	}
@@ -395,7 +400,7 @@ func (c *Conn) followReferrals(ctx context.Context, refs []string, filter string
 		if err == nil {
 			nc.home, nc.homeU, nc.hops = c.home, c.homeU, c.hops+1
 			if err = nc.serviceBind(ctx); err == nil {
-				err = nc.searchPaged(ctx, ru.baseDN, filter, fn)
+				err = nc.searchPagedAttrs(ctx, ru.baseDN, filter, attrs, fn)
 			}
 			nc.Close()
 		}

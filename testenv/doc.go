@@ -7,7 +7,9 @@
 //     that the production binary links no test code) wrapped for tests.
 //   - Debian's OpenLDAP slapd with an AD-like schema ([StartSlapd],
 //     [StartSlapdServer], [GeneratePeople], [WriteLDIF]): real paging, size and
-//     time limits, the AD bit filter, TLS/StartTLS, scale (100,000 people).
+//     time limits, the AD bit filter, TLS/StartTLS, scale (100,000 people),
+//     RFC 4533 content synchronization (the syncprov overlay with a session
+//     log, on by default: [WithoutSyncprov], [WithUnlimitedServiceAccount]).
 //   - A real Active Directory: a Samba AD domain controller ([StartSambaAD],
 //     [StartSambaADServer], [SambaAD]): objectGUID, userAccountControl,
 //     computed memberOf, nested groups (LDAP_MATCHING_RULE_IN_CHAIN), UPN

@@ -41,7 +41,7 @@ type SambaOptions struct {
 //	  OU=Disabled      dave (disabled)
 //	  OU=Generated     user00001 ... (SambaOptions.People; no password, every tenth disabled)
 //	OU=Groups          Engineers ⊂ R&D ⊂ All Staff; Sales ⊂ All Staff; Managers; Contractors
-//	OU=Service Accounts  svc-authority (the service account)
+//	OU=Service Accounts  svc-authority (the service account, with "Replicating Directory Changes" on the domain: DirSync)
 //	CN=Users           Administrator, Guest, krbtgt and AD's built-in groups
 //
 // A subtree search of the domain root also returns continuation references

@@ -22,13 +22,14 @@ var (
 	SambaPath     = "/usr/sbin/samba"
 	SambaToolPath = "/usr/bin/samba-tool"
 	LdbmodifyPath = "/usr/bin/ldbmodify"
+	LdbsearchPath = "/usr/bin/ldbsearch"
 )
 
 // SambaInstallCommand installs what [StartSambaAD] needs on Debian.
 const SambaInstallCommand = "apt-get install -y --no-install-recommends samba samba-ad-dc samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools"
 
 // ErrSambaNotInstalled is returned (wrapped) when samba, samba-tool or
-// ldbmodify is missing.
+// ldbmodify or ldbsearch is missing.
 var ErrSambaNotInstalled = errors.New("samba is not installed (" + SambaInstallCommand + ")")
 
 // ErrSambaNeedsRoot is returned when the tests do not run as root: a Samba
@@ -37,7 +38,7 @@ var ErrSambaNeedsRoot = errors.New("samba AD DC needs root (ports 389/636, and s
 
 // sambaTemplateVersion names the layout of the provisioned template; change
 // it when the provisioning changes (the population is hashed).
-const sambaTemplateVersion = "1"
+const sambaTemplateVersion = "3"
 
 // sambaProvisionArgs provision the domain with no DNS into targetdir.
 func sambaProvisionArgs(targetdir string) []string {
@@ -50,7 +51,7 @@ func sambaInstalled() error {
 	if runtime.GOOS != "linux" {
 		return fmt.Errorf("%w: Samba AD tests run on Linux only", ErrSambaNotInstalled)
 	}
-	for _, p := range []string{SambaPath, SambaToolPath, LdbmodifyPath} {
+	for _, p := range []string{SambaPath, SambaToolPath, LdbmodifyPath, LdbsearchPath} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrSambaNotInstalled, p, err)
 		}
@@ -144,6 +145,9 @@ func sambaTemplate(ctx context.Context, generated int) (string, error) {
 	if err := ldbmodify(ctx, sam, conf, back.Bytes(), "--controls=local_oid:"+sambaBypassLastSetOID+":0"); err != nil {
 		return "", fmt.Errorf("testenv: samba: populate: backdate passwords: %w", err)
 	}
+	if err := grantReplicatingChanges(ctx, sam, conf); err != nil {
+		return "", fmt.Errorf("testenv: samba: populate: %w", err)
+	}
 	if err := markComplete(tmp); err != nil {
 		return "", fmt.Errorf("testenv: samba: populate: %w", err)
 	}
@@ -188,6 +192,64 @@ func ldbmodify(ctx context.Context, sam, conf string, ldif []byte, extra ...stri
 		return fmt.Errorf("ldbmodify: %w: %s", err, lastLines(string(out), 10))
 	}
 	return nil
+}
+
+// grantReplicatingChanges gives the service account the "Replicating
+// Directory Changes" right (DS-Replication-Get-Changes) on the domain, which
+// the DirSync control needs without LDAP_DIRSYNC_OBJECT_SECURITY: what an
+// administrator grants the product's account for dirsync change tracking.
+// It does not get "Replicating Directory Changes All" (secret attributes).
+func grantReplicatingChanges(ctx context.Context, sam, conf string) error {
+	cmd := exec.CommandContext(ctx, SambaToolPath, "dsacl", "set", "-H", sam, "--configfile="+conf,
+		"--car=get-changes", "--action=allow", "--objectdn="+SambaBaseDN, "--trusteedn="+SambaServiceDN)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("samba-tool dsacl set (Replicating Directory Changes for %s): %w: %s", SambaServiceDN, err, lastLines(string(out), 10))
+	}
+	// Samba (unlike Windows) applies the ACLs of CN=Deleted Objects to
+	// DirSync: without List and Read Property there, the service account's
+	// DirSync never returns a deleted object. Add an ACE for it, as an
+	// administrator does with dsacls on Windows for tombstone readers.
+	sid, err := ldbValue(ctx, sam, conf, SambaServiceDN, "objectSid")
+	if err != nil {
+		return err
+	}
+	deleted := "CN=Deleted Objects," + SambaBaseDN
+	sd, err := ldbValue(ctx, sam, conf, deleted, "nTSecurityDescriptor", "--controls=show_deleted:1")
+	if err != nil {
+		return err
+	}
+	i := strings.Index(sd, "D:")
+	if i < 0 {
+		return fmt.Errorf("the security descriptor of %s has no DACL: %s", deleted, sd)
+	}
+	j := i + 2
+	for j < len(sd) && sd[j] >= 'A' && sd[j] <= 'Z' { // DACL flags (PAI)
+		j++
+	}
+	sd = sd[:j] + "(A;;LCRP;;;" + sid + ")" + sd[j:]
+	ldif := "dn: " + deleted + "\nchangetype: modify\nreplace: nTSecurityDescriptor\nnTSecurityDescriptor: " + sd + "\n"
+	if err := ldbmodify(ctx, sam, conf, []byte(ldif), "--controls=show_deleted:1"); err != nil {
+		return fmt.Errorf("let %s read %s: %w", SambaServiceDN, deleted, err)
+	}
+	return nil
+}
+
+// ldbValue reads one attribute of one entry of an offline sam.ldb (its
+// string form: SDDL for a security descriptor, S-1-5-... for a SID).
+func ldbValue(ctx context.Context, sam, conf, dn, attr string, extra ...string) (string, error) {
+	args := append([]string{"-H", sam, "--configfile=" + conf, "-b", dn, "-s", "base"}, extra...)
+	args = append(args, "(objectClass=*)", attr)
+	out, err := exec.CommandContext(ctx, LdbsearchPath, args...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("ldbsearch %s of %s: %w: %s", attr, dn, err, lastLines(string(out), 10))
+	}
+	unfolded := strings.ReplaceAll(string(out), "\n ", "") // LDIF folds long lines
+	for _, line := range strings.Split(unfolded, "\n") {
+		if v, ok := strings.CutPrefix(line, attr+": "); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("ldbsearch: %s has no %s: %s", dn, attr, lastLines(string(out), 10))
 }
 
 func complete(dir string) bool {

@@ -49,6 +49,8 @@ type slapdOptions struct {
 	tls               bool
 	readablePasswords bool
 	anonymousRead     bool
+	noSyncprov        bool
+	unlimitedService  bool
 }
 
 // WithSizeLimit sets the size limit of unpaged searches (default 500);
@@ -71,6 +73,21 @@ func WithReadablePasswords() SlapdOption { return func(o *slapdOptions) { o.read
 // userPassword), for "bind anonymously" tests. Without it anonymous searches
 // find nothing.
 func WithAnonymousRead() SlapdOption { return func(o *slapdOptions) { o.anonymousRead = true } }
+
+// WithoutSyncprov leaves out the syncprov overlay (RFC 4533 content
+// synchronization), which is on by default: the server then refuses the sync
+// request control (12, unavailableCriticalExtension) and does not list
+// 1.3.6.1.4.1.4203.1.9.1.1 in its supportedControl.
+func WithoutSyncprov() SlapdOption { return func(o *slapdOptions) { o.noSyncprov = true } }
+
+// WithUnlimitedServiceAccount lifts the size limit for the service account
+// (limits dn.exact=SlapdServiceDN size=unlimited). A syncrepl search cannot
+// be paged (slapd refuses the sync control together with the paged-results
+// control), so a service account that reads changes with syncrepl needs it
+// once more entries than the size limit (default 500) can come back.
+func WithUnlimitedServiceAccount() SlapdOption {
+	return func(o *slapdOptions) { o.unlimitedService = true }
+}
 
 // Slapd is a running Debian slapd with an AD-like schema. See the package
 // documentation and [Person] for the layout.
@@ -229,6 +246,9 @@ func slapdConf(dir string, o slapdOptions) string {
 	p("argsfile %s", filepath.Join(dir, "slapd.args"))
 	p("modulepath /usr/lib/ldap")
 	p("moduleload back_mdb")
+	if !o.noSyncprov {
+		p("moduleload syncprov")
+	}
 	if o.tls {
 		p("TLSCACertificateFile %s", filepath.Join(dir, "ca.pem"))
 		p("TLSCertificateFile %s", filepath.Join(dir, "cert.pem"))
@@ -246,7 +266,19 @@ func slapdConf(dir string, o slapdOptions) string {
 	p("dbnosync")
 	p("index objectClass eq")
 	p("index uid,sAMAccountName,mail,cn,userPrincipalName eq")
-	p("index memberOf,employeeType,userAccountControl,entryUUID eq")
+	p("index memberOf,employeeType,userAccountControl,entryUUID,entryCSN eq")
+	if o.unlimitedService {
+		p(`limits dn.exact="%s" size=unlimited`, SlapdServiceDN)
+	}
+	if !o.noSyncprov {
+		// RFC 4533 content synchronization: the contextCSN is written every
+		// 100 operations or 10 minutes; the session log keeps the last
+		// 10,000 changes (deletions included), so that a refresh with a cookie
+		// replays them instead of a present phase.
+		p("overlay syncprov")
+		p("syncprov-checkpoint 100 10")
+		p("syncprov-sessionlog 10000")
+	}
 	p("")
 	pwRead := ""
 	if o.readablePasswords {
