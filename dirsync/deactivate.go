@@ -19,6 +19,9 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 		if u.found && !u.inactive {
 			continue
 		}
+		if !u.found && !e.notFoundCounts(u) {
+			continue // an incremental run deactivates only what it saw go
+		}
 		if !(users.Transition{Before: u.State, After: u.State.Deactivate(users.ReasonDirsync)}).Changed() {
 			continue
 		}

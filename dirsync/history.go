@@ -3,6 +3,7 @@ package dirsync
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -123,6 +124,10 @@ type Run struct {
 	Changes       []Change    `json:"changes"`
 	ChangesTotal  int         `json:"changesTotal"` // change lines produced; at most MaxChangeLines are kept
 	Message       string      `json:"message"`
+	// Mode is ModeFull or ModeIncremental; Tracking says, per server id, the
+	// change tracking the run used (a full run: the state it kept).
+	Mode     string               `json:"mode"`
+	Tracking map[string]*Tracking `json:"tracking"`
 }
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -151,16 +156,19 @@ type runRow struct {
 	Identified   int    `db:"identified"`
 	ChangesTotal int    `db:"changes_total"`
 	Message      string `db:"message"`
+	Mode         string `db:"mode"`
+	Tracking     string `db:"tracking"`
 }
 
 const runColumns = `id, trigger, simulated, override_valve, started_by, started_at, finished_at, status,
-	users, deactivated, activated, moved, roles_changed, blocked, errors, warnings, identified, changes_total, message`
+	users, deactivated, activated, moved, roles_changed, blocked, errors, warnings, identified, changes_total, message, mode, tracking`
 
 func (r runRow) run() Run {
 	out := Run{ID: r.ID, Trigger: Trigger(r.Trigger), Simulated: r.Simulated, OverrideValve: r.OverrideValve,
 		StartedBy: r.StartedBy, Status: Status(r.Status), StartedAt: parseStamp(r.StartedAt), Counts: r.Counts,
 		Warnings: r.Warnings, Identified: r.Identified, ChangesTotal: r.ChangesTotal, Message: r.Message,
-		Orgs: []OrgCounts{}, Changes: []Change{}}
+		Orgs: []OrgCounts{}, Changes: []Change{}, Mode: r.Mode, Tracking: map[string]*Tracking{}}
+	_ = json.Unmarshal([]byte(r.Tracking), &out.Tracking)
 	if r.FinishedAt.Valid {
 		t := parseStamp(r.FinishedAt.String)
 		out.FinishedAt = &t

@@ -28,6 +28,10 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 		return fmt.Errorf("connect to LDAP server %d (%s, %s): %w", srv.ID, srv.Name, srv.URL, err)
 	}
 	defer conn.Close()
+	read, err := e.reader(ctx, conn, srv)
+	if err != nil || read == nil {
+		return err // nil, nil: this server is skipped (change tracking "none" in an incremental run)
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	queue := make(chan []*ldapauth.Entry, pagesAhead)
@@ -67,7 +71,7 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 		}
 	}()
 	pages := 0
-	serr := conn.SearchAll(sctx, func(page []*ldapauth.Entry) error {
+	serr := read(sctx, func(page []*ldapauth.Entry) error {
 		pages++
 		e.pages++
 		if h := e.s.pageHook; h != nil {

@@ -59,6 +59,7 @@ type engine struct {
 	runner   *script.Runner
 	pages    int
 	names    map[int64]string // usernames of the users a manager may be (resolveProfiles)
+	inc      incrementalState // the run's mode and change tracking (incremental.go)
 
 	// Where the time went (the Timings log line). inPages, inScripts and
 	// inApply are spent by the page goroutine, alongside the search.
@@ -77,6 +78,7 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
 		serves: map[int64]map[int64]bool{}, byName: map[string][]*scopeUser{}, byUID: map[string][]*scopeUser{}, sets: map[int64]*script.Set{},
 		runner: script.NewRunner(s.scriptLimit)}
+	e.inc.mode = ModeFull
 	bg := context.WithoutCancel(ctx)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -107,6 +109,10 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 	if err := s.finish(bg, e.rec, st, e.total, e.warnings, e.ident, oc, msg, s.now()); err != nil {
 		s.log.Error("DIRSYNC:: Could not record the end of run "+fmt.Sprint(e.runID)+": "+err.Error(), "thread", fmt.Sprintf("dirsync-%d", e.runID))
 	}
+	if err := e.recordMode(bg); err != nil {
+		s.log.Error("DIRSYNC:: "+err.Error(), "thread", fmt.Sprintf("dirsync-%d", e.runID))
+	}
+	s.log.Info(e.modeLine(), "thread", fmt.Sprintf("dirsync-%d", e.runID))
 	s.release(sl)
 	metrics.SyncEnded(string(st), e.tRun)
 	e.log.timings(e)
@@ -116,6 +122,9 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 		var cancelM context.CancelFunc
 		mctx, cancelM = context.WithTimeout(bg, ShutdownMailTimeout)
 		defer cancelM()
+	}
+	if e.quiet(st) {
+		return // a quiet incremental run sends no email
 	}
 	s.sendSummary(mctx, e.runID, e.log)
 }
@@ -197,6 +206,14 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	if err := e.loadServers(ctx, scope); err != nil {
 		return StatusFailed, err.Error()
 	}
+	if err := e.chooseMode(ctx); err != nil {
+		return StatusFailed, err.Error()
+	}
+	if e.req.Incremental {
+		if err := s.pruneQuietRuns(ctx); err != nil {
+			e.s.log.Warn("DIRSYNC:: "+err.Error(), "thread", fmt.Sprintf("dirsync-%d", e.runID))
+		}
+	}
 	if !e.req.Simulate {
 		s.optimize(ctx)
 	}
@@ -237,6 +254,16 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	}
 	if msg == "" && (e.total.Errors > 0 || e.warnings > 0) {
 		msg = fmt.Sprintf("completed with %d script error(s) and %d warning(s): see the changes", e.total.Errors, e.warnings)
+	}
+	if e.inc.reason != "" {
+		msg = strings.TrimPrefix(msg+"; "+e.inc.reason, "; ")
+	}
+	if st == StatusOK {
+		// The states move forward only with a committed run (not one the
+		// safety valve held back: the next run must see those deletions again).
+		if err := e.saveTracking(ctx); err != nil {
+			return StatusFailed, err.Error()
+		}
 	}
 	return st, msg
 }

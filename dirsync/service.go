@@ -114,6 +114,10 @@ type Request struct {
 	OverrideValve bool     // deactivate even when the safety valve would stop it (this run only)
 	Scheduled     bool     // started by the schedule
 	Subject       *Subject // nil: the system
+	// Incremental asks for an incremental run (docs/rules.md section 6.1):
+	// only what changed since each server's last committed run. Without a
+	// usable tracking state the run is full, and says why.
+	Incremental bool
 }
 
 func (r Request) trigger() Trigger {

@@ -59,6 +59,10 @@ type Server struct {
 	// the built-in list (userPassword, unixUserPassword, msSFU30Password,
 	// unicodePwd).
 	SensitiveAttributes []string `json:"sensitiveAttributes"`
+	// ChangeTracking is how incremental runs learn what changed: TrackingAuto
+	// (default), TrackingSyncrepl, TrackingDirSync, TrackingUSN,
+	// TrackingTimestamp or TrackingNone (docs/rules.md section 6.1).
+	ChangeTracking string `json:"changeTracking"`
 	// Fetched is what the searches ask the directory for (SearchAttributes;
 	// read-only, shown on the server page).
 	Fetched []string `json:"searchAttributes"`

@@ -75,6 +75,7 @@ type serverRow struct {
 	OrgNameScript       string `db:"org_name_script"`
 	RoleNameScript      string `db:"role_name_script"`
 	SensitiveAttributes string `db:"sensitive_attributes"`
+	ChangeTracking      string `db:"change_tracking"`
 	ProfileMapping
 }
 
@@ -82,7 +83,7 @@ const serverColumns = `id, name, url, start_tls, ca_certificate, allow_unsafe_ce
 	bind_password_sealed, search_filter, email_attribute, first_name_attribute, last_name_attribute,
 	timeout_seconds, page_size, follow_referrals, active_script, org_name_script, role_name_script,
 	sensitive_attributes, title_attribute, department_attribute, division_attribute, employee_type_attribute,
-	manager_attribute, city_attribute, state_attribute, country_attribute`
+	manager_attribute, city_attribute, state_attribute, country_attribute, change_tracking`
 
 func (s *Service) fromRow(r serverRow) (Server, error) {
 	srv := Server{
@@ -92,7 +93,7 @@ func (s *Service) fromRow(r serverRow) (Server, error) {
 		EmailAttribute: r.EmailAttribute, FirstNameAttribute: r.FirstNameAttribute, LastNameAttribute: r.LastNameAttribute,
 		TimeoutSeconds: r.TimeoutSeconds, PageSize: r.PageSize, FollowReferrals: r.FollowReferrals,
 		ActiveScript: r.ActiveScript, OrgNameScript: r.OrgNameScript, RoleNameScript: r.RoleNameScript,
-		SensitiveAttributes: []string{}, ProfileMapping: r.ProfileMapping,
+		SensitiveAttributes: []string{}, ProfileMapping: r.ProfileMapping, ChangeTracking: r.ChangeTracking,
 	}
 	if r.SensitiveAttributes != "" {
 		if err := json.Unmarshal([]byte(r.SensitiveAttributes), &srv.SensitiveAttributes); err != nil {
@@ -173,6 +174,7 @@ type ServerInput struct {
 	OrgNameScript       *string   `json:"orgNameScript"`
 	RoleNameScript      *string   `json:"roleNameScript"`
 	SensitiveAttributes *[]string `json:"sensitiveAttributes"`
+	ChangeTracking      *string   `json:"changeTracking"`
 	ProfileMappingInput
 
 	ID              *int64 `json:"id,omitempty"`
@@ -190,7 +192,7 @@ func InputOf(srv Server) ServerInput {
 		FirstNameAttribute: &srv.FirstNameAttribute, LastNameAttribute: &srv.LastNameAttribute,
 		TimeoutSeconds: &srv.TimeoutSeconds, PageSize: &srv.PageSize, FollowReferrals: &srv.FollowReferrals,
 		ActiveScript: &srv.ActiveScript, OrgNameScript: &srv.OrgNameScript, RoleNameScript: &srv.RoleNameScript,
-		SensitiveAttributes: &sens, ProfileMappingInput: srv.ProfileMapping.inputOf(),
+		SensitiveAttributes: &sens, ProfileMappingInput: srv.ProfileMapping.inputOf(), ChangeTracking: &srv.ChangeTracking,
 	}
 }
 
@@ -233,6 +235,7 @@ func (in ServerInput) apply(srv *Server) {
 		srv.SensitiveAttributes = append([]string{}, (*in.SensitiveAttributes)...)
 	}
 	in.ProfileMappingInput.apply(&srv.ProfileMapping)
+	set(&srv.ChangeTracking, in.ChangeTracking)
 }
 
 // Create validates and stores a new server. Unset fields take their
@@ -268,6 +271,9 @@ func (s *Service) Create(ctx context.Context, in ServerInput) (Server, error) {
 			return fmt.Errorf("ldapauth: create server: %w", err)
 		}
 		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET change_tracking = ? WHERE id = ?`, srv.ChangeTracking, id); err != nil {
 			return fmt.Errorf("ldapauth: create server: %w", err)
 		}
 		srv.ID, srv.HasBindPassword = id, srv.BindPassword != ""
@@ -370,7 +376,7 @@ func newServerDefaults() Server {
 	return Server{
 		EmailAttribute: DefaultEmailAttribute, FirstNameAttribute: DefaultFirstNameAttr, LastNameAttribute: DefaultLastNameAttr,
 		TimeoutSeconds: DefaultTimeoutSeconds, PageSize: DefaultPageSize, ActiveScript: DefaultActiveScript,
-		SensitiveAttributes: []string{},
+		SensitiveAttributes: []string{}, ChangeTracking: TrackingAuto,
 	}
 }
 
@@ -409,6 +415,9 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 			srv.PageSize, srv.FollowReferrals, srv.ActiveScript, srv.OrgNameScript, srv.RoleNameScript, string(sens),
 			srv.TitleAttribute, srv.DepartmentAttribute, srv.DivisionAttribute, srv.EmployeeTypeAttribute,
 			srv.ManagerAttribute, srv.CityAttribute, srv.StateAttribute, srv.CountryAttribute, s.Now().UTC().Format(time.RFC3339), id); err != nil {
+			return fmt.Errorf("ldapauth: update server %d: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET change_tracking = ? WHERE id = ?`, srv.ChangeTracking, id); err != nil {
 			return fmt.Errorf("ldapauth: update server %d: %w", id, err)
 		}
 		if in.BindPassword != nil || dropped {

@@ -80,6 +80,14 @@ func normalize(srv *Server) error {
 	if err := checkLengths(srv); err != nil {
 		return err
 	}
+	srv.ChangeTracking = strings.ToLower(strings.TrimSpace(srv.ChangeTracking))
+	switch srv.ChangeTracking {
+	case "":
+		srv.ChangeTracking = TrackingAuto
+	case TrackingAuto, TrackingSyncrepl, TrackingDirSync, TrackingUSN, TrackingTimestamp, TrackingNone:
+	default:
+		return apperr.Invalid("changeTracking", "must be auto, syncrepl, dirsync, usn, timestamp or none")
+	}
 	srv.URL = strings.TrimSpace(srv.URL)
 	u, err := parseServerURL(srv.URL)
 	if err != nil {

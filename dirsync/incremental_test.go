@@ -1,0 +1,128 @@
+package dirsync_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/authority-server/authority/dirsync"
+	"github.com/authority-server/authority/ldapauth"
+	"github.com/authority-server/authority/testenv"
+	"github.com/authority-server/authority/users"
+)
+
+// An incremental run (docs/rules.md section 6.1) against slapd's syncrepl:
+// it sees what changed since the last committed run (a disabled person,
+// a deleted one, a renamed one) and nothing else: users it did not see
+// change stay as they are, even those a full run would deactivate. Its
+// simulation reports the same and keeps no state; a quiet run changes
+// nobody; a changed filter makes the next incremental run a full one, and
+// a state the directory refuses fails the run and makes the next one full.
+func TestSyncIncrementalSyncrepl(t *testing.T) {
+	e := start(t)
+	var people []testenv.Person
+	for _, p := range testenv.GeneratePeople(1100, 17) {
+		p.Extra = map[string][]string{"objectGUID": {}} // a real OpenLDAP: the stable id is entryUUID
+		people = append(people, p)
+	}
+	var active []testenv.Person
+	for _, p := range people {
+		if !p.Disabled() {
+			active = append(active, p)
+		}
+	}
+	sl := testenv.StartSlapd(t, people, testenv.WithUnlimitedServiceAccount())
+	srv := e.server(slapdInput(sl))
+	org := e.ldapOrg("Campus", srv.ID)
+	ids := e.users(org.ID, uids(people)...)
+	full := e.sync(dirsync.Request{})
+	if full.Status != dirsync.StatusOK || full.Mode != dirsync.ModeFull || full.Tracking[itoa(srv.ID)] == nil || full.Tracking[itoa(srv.ID)].Mode != ldapauth.TrackingSyncrepl {
+		t.Fatalf("full run: %+v", full)
+	}
+	// Users the directory never had: a full run deactivated them.
+	ghosts := e.users(org.ID, "ghost-1", "ghost-2")
+
+	disabled, deleted, renamed := active[0].UID, active[1].UID, active[2].UID
+	if err := sl.Replace(disabled, "userAccountControl", "514"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sl.DeletePerson(deleted); err != nil {
+		t.Fatal(err)
+	}
+	if err := sl.Replace(renamed, "sAMAccountName", "new-"+renamed); err != nil {
+		t.Fatal(err)
+	}
+
+	sim := e.sync(dirsync.Request{Incremental: true, Simulate: true})
+	inc := e.sync(dirsync.Request{Incremental: true})
+	for _, run := range []dirsync.Run{sim, inc} {
+		tr := run.Tracking[itoa(srv.ID)]
+		if run.Status != dirsync.StatusOK || run.Mode != dirsync.ModeIncremental || tr == nil || !tr.SeesDeletes || tr.Deleted < 1 {
+			t.Fatalf("incremental run: %+v %+v", run, tr)
+		}
+		if run.Counts.Deactivated != 2 {
+			t.Errorf("run %d (simulated %v): %d deactivated, want 2 (the disabled and the deleted person):\n%s", run.ID, run.Simulated, run.Counts.Deactivated, changeText(run))
+		}
+	}
+	if changeText(sim) != changeText(inc) {
+		t.Errorf("simulate and real differ:\n%s\n---\n%s", changeText(sim), changeText(inc))
+	}
+	for name, want := range map[string]users.Status{disabled: users.StatusDeactivated, deleted: users.StatusDeactivated, active[3].UID: users.StatusActive} {
+		if got := e.user(ids[name]).Status; got != want {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+	if u := e.user(ids[renamed]); u.Username != "new-"+renamed {
+		t.Errorf("renamed: %s", u.Username)
+	}
+	for name, id := range ghosts {
+		if got := e.user(id).Status; got != users.StatusActive {
+			t.Errorf("%s, unseen by the incremental run: %s", name, got)
+		}
+	}
+	if !strings.Contains(e.logText(), "DIRSYNC:: Mode run:"+itoa(inc.ID)+" incremental server:"+itoa(srv.ID)+"=syncrepl") {
+		t.Errorf("no Mode line")
+	}
+
+	// Nothing changed: a quiet run.
+	quiet := e.sync(dirsync.Request{Incremental: true})
+	if quiet.Status != dirsync.StatusOK || quiet.Mode != dirsync.ModeIncremental || quiet.Counts.Deactivated+quiet.Counts.Activated+quiet.Counts.Moved != 0 {
+		t.Fatalf("quiet run: %+v", quiet)
+	}
+
+	// A changed filter: the next incremental run is a full one, and says why.
+	e.updateServer(srv.ID, ldapauth.ServerInput{SearchFilter: ptr("(&(objectClass=user)(sAMAccountName=%u)(sn=*))")})
+	again := e.sync(dirsync.Request{Incremental: true})
+	if again.Mode != dirsync.ModeFull || !strings.Contains(again.Message, "URL, base or filter changed") {
+		t.Fatalf("after a filter change: %s %q", again.Mode, again.Message)
+	}
+	// That full run deactivated the ghosts and saved a state: incremental again.
+	if e.user(ghosts["ghost-1"]).Status != users.StatusDeactivated {
+		t.Errorf("the full run did not deactivate the ghosts")
+	}
+	if next := e.sync(dirsync.Request{Incremental: true}); next.Mode != dirsync.ModeIncremental {
+		t.Fatalf("after a full run: %s %q", next.Mode, next.Message)
+	}
+
+	// A state the directory refuses: the run fails, the next one is full.
+	if _, err := e.App.DB.Exec(`UPDATE dirsync_tracking SET state = json_set(state, '$.cookie', 'cmlkPTAwMCxjc249Z2FyYmFnZQ==')`); err != nil {
+		t.Fatal(err)
+	}
+	bad := e.sync(dirsync.Request{Incremental: true})
+	if bad.Status != dirsync.StatusFailed || !strings.Contains(bad.Message, "full one") {
+		t.Fatalf("refused state: %s %q", bad.Status, bad.Message)
+	}
+	if next := e.sync(dirsync.Request{Incremental: true}); next.Mode != dirsync.ModeFull || next.Status != dirsync.StatusOK {
+		t.Fatalf("after a refused state: %s %s %q", next.Mode, next.Status, next.Message)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func changeText(run dirsync.Run) string {
+	var out []string
+	for _, ch := range run.Changes {
+		out = append(out, ch.Username+" "+ch.Change+" "+ch.From+" → "+ch.To+" "+ch.Message)
+	}
+	return strings.Join(out, "\n")
+}
