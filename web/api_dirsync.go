@@ -35,8 +35,9 @@ func (s *Server) dirsyncRoutes(r chi.Router) {
 
 func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request) {
 	var in struct {
-		Simulate      bool `json:"simulate"`
-		OverrideValve bool `json:"overrideValve"`
+		Simulate      bool   `json:"simulate"`
+		OverrideValve bool   `json:"overrideValve"`
+		Mode          string `json:"mode"` // "full" (default) or "incremental"
 	}
 	// An empty body is {}: "Synchronize now".
 	body, err := io.ReadAll(r.Body)
@@ -54,9 +55,14 @@ func (s *Server) handleStartSync(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if in.Mode != "" && in.Mode != dirsync.ModeFull && in.Mode != dirsync.ModeIncremental {
+		s.writeError(w, http.StatusBadRequest, `mode must be "full" or "incremental"`, map[string]any{"field": "mode"})
+		return
+	}
 	a := admin(r)
 	run, err := s.Sync.Start(r.Context(), dirsync.Request{Simulate: in.Simulate, OverrideValve: in.OverrideValve,
-		Subject: &dirsync.Subject{UserID: a.ID, Username: a.Username, OrgID: a.OrgID}})
+		Incremental: in.Mode == dirsync.ModeIncremental,
+		Subject:     &dirsync.Subject{UserID: a.ID, Username: a.Username, OrgID: a.OrgID}})
 	if err != nil {
 		if e, ok := apperr.As(err); ok && e.Kind == apperr.KindConflict {
 			extra := map[string]any{}

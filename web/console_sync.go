@@ -116,7 +116,8 @@ func (s *Server) consoleStartSync(w http.ResponseWriter, r *http.Request) {
 	}
 	a := admin(r)
 	req := dirsync.Request{Simulate: r.PostFormValue("simulate") != "", OverrideValve: r.PostFormValue("overrideValve") != "",
-		Subject: &dirsync.Subject{UserID: a.ID, Username: a.Username, OrgID: a.OrgID}}
+		Incremental: r.PostFormValue("mode") == dirsync.ModeIncremental,
+		Subject:     &dirsync.Subject{UserID: a.ID, Username: a.Username, OrgID: a.OrgID}}
 	run, err := s.Sync.Start(r.Context(), req)
 	if err != nil {
 		_, msg := s.explain(r, err)

@@ -1,7 +1,7 @@
 // Command authority is the backup authority server's LDAP integration module:
 //
 //	authority serve [--data DIR] [--listen ADDR] [--demo] [--tls-cert FILE --tls-key FILE] [--metrics-listen ADDR] [--trusted-proxies LIST]
-//	authority sync [--data DIR] [--simulate]
+//	authority sync [--data DIR] [--simulate] [--incremental]
 //	authority admin reset-password USERNAME [--data DIR]
 //
 // serve runs the API, the console, the sync schedule and archive expiry;
@@ -40,7 +40,7 @@ type usageError struct{ error }
 const usage = `usage:
   authority serve [--data DIR] [--listen ADDR] [--demo] [--tls-cert FILE --tls-key FILE]
                   [--metrics-listen ADDR] [--trusted-proxies LIST]
-  authority sync  [--data DIR] [--simulate] [--override-valve]
+  authority sync  [--data DIR] [--simulate] [--override-valve] [--incremental]
   authority admin reset-password USERNAME [--data DIR]
 
 serve   runs the server (API and console) until interrupted

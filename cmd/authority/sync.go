@@ -49,6 +49,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	data := fs.String("data", authority.DefaultDataDir, "data directory (database, key, logs)")
 	simulate := fs.Bool("simulate", false, "compute and report the changes without making them")
 	override := fs.Bool("override-valve", false, "deactivate even when the safety valve would stop it (this run only)")
+	incremental := fs.Bool("incremental", false, "only what changed in each directory since its last run (a full run when a server has no usable tracking state)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -60,7 +61,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer app.Close()
-	run, err := app.Sync.Run(ctx, dirsync.Request{Simulate: *simulate, OverrideValve: *override})
+	run, err := app.Sync.Run(ctx, dirsync.Request{Simulate: *simulate, OverrideValve: *override, Incremental: *incremental})
 	if err != nil {
 		return fmt.Errorf("sync: %w", err)
 	}
@@ -82,7 +83,7 @@ func printRun(w io.Writer, r dirsync.Run) {
 	if r.Simulated {
 		sim = " (simulated: nothing was changed)"
 	}
-	fmt.Fprintf(w, "Directory sync run %d: %s%s\n", r.ID, r.Status, sim)
+	fmt.Fprintf(w, "Directory sync run %d (%s): %s%s\n", r.ID, r.Mode, r.Status, sim)
 	c := r.Counts
 	fmt.Fprintf(w, "users:%d, deactivated:%d, activated:%d, moved:%d, rolesChanged:%d, blocked:%d, errors:%d, warnings:%d\n",
 		c.Users, c.Deactivated, c.Activated, c.Moved, c.RolesChanged, c.Blocked, c.Errors, r.Warnings)
