@@ -254,10 +254,21 @@ func (s *Service) fillRun(ctx context.Context, run *Run, limit, offset int) erro
 	return nil
 }
 
-// lastRealStart returns the start of the newest run that was not simulated.
+// lastRealStart returns the start of the newest full run that was not
+// simulated (the full schedule counts from it).
 func (s *Service) lastRealStart(ctx context.Context) (time.Time, bool, error) {
+	return s.lastStart(ctx, `simulated = 0 AND mode = 'full'`)
+}
+
+// lastAnyStart returns the start of the newest run, full or incremental,
+// that was not simulated (the incremental schedule counts from it).
+func (s *Service) lastAnyStart(ctx context.Context) (time.Time, bool, error) {
+	return s.lastStart(ctx, `simulated = 0`)
+}
+
+func (s *Service) lastStart(ctx context.Context, where string) (time.Time, bool, error) {
 	var raw string
-	err := s.db.GetContext(ctx, &raw, `SELECT started_at FROM dirsync_runs WHERE simulated = 0 ORDER BY id DESC LIMIT 1`)
+	err := s.db.GetContext(ctx, &raw, `SELECT started_at FROM dirsync_runs WHERE `+where+` ORDER BY id DESC LIMIT 1`)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, nil
 	}
@@ -270,8 +281,12 @@ func (s *Service) lastRealStart(ctx context.Context) (time.Time, bool, error) {
 // insertRun records a new running run and returns its id.
 func (s *Service) insertRun(ctx context.Context, req Request, startedBy string, start time.Time) (id int64, err error) {
 	err = sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO dirsync_runs(trigger, simulated, override_valve, started_by, started_at, status) VALUES(?, ?, ?, ?, ?, 'running')`,
-			string(req.trigger()), req.Simulate, req.OverrideValve, startedBy, stamp(start))
+		mode := ModeFull
+		if req.Incremental {
+			mode = ModeIncremental // until the run decides it must be full
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO dirsync_runs(trigger, simulated, override_valve, started_by, started_at, status, mode) VALUES(?, ?, ?, ?, ?, 'running', ?)`,
+			string(req.trigger()), req.Simulate, req.OverrideValve, startedBy, stamp(start), mode)
 		if err != nil {
 			return fmt.Errorf("dirsync: record run: %w", err)
 		}

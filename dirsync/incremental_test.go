@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authority-server/authority/dirsync"
 	"github.com/authority-server/authority/ldapauth"
@@ -125,4 +126,45 @@ func changeText(run dirsync.Run) string {
 		out = append(out, ch.Username+" "+ch.Change+" "+ch.From+" → "+ch.To+" "+ch.Message)
 	}
 	return strings.Join(out, "\n")
+}
+
+// The schedule runs incremental runs every incrementalInterval between full
+// runs, and full runs at syncInterval counted from the last full run only.
+func TestScheduleIncrementalRuns(t *testing.T) {
+	e := start(t)
+	sl := testenv.StartSlapd(t, testenv.GeneratePeople(30, 5), testenv.WithUnlimitedServiceAccount())
+	srv := e.server(slapdInput(sl))
+	e.ldapOrg("Campus", srv.ID)
+	if _, err := e.App.LDAP.SaveSettings(e.ctx, ldapauth.Settings{RegistrantsNotFound: "deny", SyncInterval: "1h", IncrementalInterval: "5m", ValvePercent: 10, ValveMinUsers: 10}); err != nil {
+		t.Fatal(err)
+	}
+	first := e.sync(dirsync.Request{})
+	scheduled := func() dirsync.Run {
+		t.Helper()
+		e.App.Sync.StartScheduler(e.ctx)
+		defer e.App.Sync.StopScheduler()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			runs, err := e.App.Sync.Runs(e.ctx, dirsync.ListOptions{Limit: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(runs) == 1 && runs[0].ID > first.ID && runs[0].Trigger == dirsync.TriggerSchedule && runs[0].Status != dirsync.StatusRunning {
+				first = runs[0]
+				return runs[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no scheduled run: %+v", runs)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	e.Clock.Advance(6 * time.Minute)
+	if run := scheduled(); run.Mode != dirsync.ModeIncremental || run.Status != dirsync.StatusOK {
+		t.Fatalf("after 6 minutes: %s %s %q", run.Mode, run.Status, run.Message)
+	}
+	e.Clock.Advance(time.Hour)
+	if run := scheduled(); run.Mode != dirsync.ModeFull {
+		t.Fatalf("after an hour: %s %q", run.Mode, run.Message)
+	}
 }

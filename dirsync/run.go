@@ -209,6 +209,9 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	if err := e.chooseMode(ctx); err != nil {
 		return StatusFailed, err.Error()
 	}
+	if err := e.recordMode(ctx); err != nil {
+		return StatusFailed, err.Error()
+	}
 	if e.req.Incremental {
 		if err := s.pruneQuietRuns(ctx); err != nil {
 			e.s.log.Warn("DIRSYNC:: "+err.Error(), "thread", fmt.Sprintf("dirsync-%d", e.runID))

@@ -180,8 +180,25 @@ func (s *Service) tick(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	now := s.now()
+	incremental := false
 	if now.Before(*next) {
-		return next.Sub(now), nil
+		// No full run due: an incremental one may be (docs/rules.md 6.1).
+		inc, on := settings.IncrementalEvery()
+		if !on {
+			return next.Sub(now), nil
+		}
+		last, ok, err := s.lastAnyStart(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return next.Sub(now), nil // the first run is a full one
+		}
+		due := last.Add(inc)
+		if now.Before(due) {
+			return min(due.Sub(now), next.Sub(now)), nil
+		}
+		incremental = true
 	}
 	tree, err := s.orgs.Load(ctx)
 	if err != nil {
@@ -199,7 +216,7 @@ func (s *Service) tick(ctx context.Context) (time.Duration, error) {
 		// the first sync comes one interval after LDAP is set up.
 		return interval, kv.Put(ctx, s.db, scheduleKey, scheduleDoc{Anchor: now.UTC()})
 	}
-	if _, err := s.Run(ctx, Request{Scheduled: true}); err != nil && !apperr.Is(err, apperr.KindConflict) {
+	if _, err := s.Run(ctx, Request{Scheduled: true, Incremental: incremental}); err != nil && !apperr.Is(err, apperr.KindConflict) {
 		return 0, err
 	}
 	return 0, nil

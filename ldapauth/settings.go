@@ -52,12 +52,36 @@ type Settings struct {
 	// SyncTimeout is a Go duration of at least 1m ("2h"): a sync run that
 	// runs longer is cancelled.
 	SyncTimeout string `json:"syncTimeout"`
+	// IncrementalInterval is a Go duration of at least 1m ("5m"), or
+	// "never": how often incremental runs come between full runs.
+	IncrementalInterval string `json:"incrementalInterval"`
+}
+
+// DefaultIncrementalInterval is how often incremental runs come by default.
+const DefaultIncrementalInterval = "5m"
+
+// IncrementalEvery returns the incremental interval, and false for "never"
+// (or a value that does not parse).
+func (s Settings) IncrementalEvery() (time.Duration, bool) {
+	v := strings.TrimSpace(s.IncrementalInterval)
+	if v == "" {
+		v = DefaultIncrementalInterval
+	}
+	if strings.EqualFold(v, SyncNever) {
+		return 0, false
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < MinSyncInterval {
+		return 0, false
+	}
+	return d, true
 }
 
 // DefaultSettings are the settings before an administrator saves any.
 func DefaultSettings() Settings {
 	return Settings{RegistrantsNotFound: RegistrantsDeny, SyncInterval: DefaultSyncInterval,
-		ValvePercent: DefaultValvePercent, ValveMinUsers: DefaultValveMinUsers, SyncTimeout: DefaultSyncTimeout}
+		ValvePercent: DefaultValvePercent, ValveMinUsers: DefaultValveMinUsers, SyncTimeout: DefaultSyncTimeout,
+		IncrementalInterval: DefaultIncrementalInterval}
 }
 
 // Timeout returns how long a sync run may run before it is cancelled: the
@@ -169,6 +193,24 @@ func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, erro
 			return Settings{}, apperr.Invalid("syncTimeout", "%s is too short: at least 1m", st)
 		}
 		out.SyncTimeout = st
+	}
+	if err := apperr.CheckLine("incrementalInterval", in.IncrementalInterval, MaxSettingLength); err != nil {
+		return Settings{}, err
+	}
+	switch iv := strings.TrimSpace(in.IncrementalInterval); {
+	case iv == "":
+		out.IncrementalInterval = DefaultIncrementalInterval
+	case strings.EqualFold(iv, SyncNever):
+		out.IncrementalInterval = SyncNever
+	default:
+		d, err := time.ParseDuration(iv)
+		if err != nil {
+			return Settings{}, apperr.Invalid("incrementalInterval", "%q is not a duration: write e.g. \"5m\", \"15m\" or \"never\"", iv)
+		}
+		if d < MinSyncInterval {
+			return Settings{}, apperr.Invalid("incrementalInterval", "%s is too short: at least 1m, or \"never\"", iv)
+		}
+		out.IncrementalInterval = iv
 	}
 	if in.ValvePercent < 0 || in.ValvePercent > 100 {
 		return Settings{}, apperr.Invalid("valvePercent", "must be from 0 to 100, not %d", in.ValvePercent)
