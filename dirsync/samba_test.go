@@ -65,3 +65,45 @@ func TestSyncSambaAD(t *testing.T) {
 		t.Errorf("alice: %+v", u)
 	}
 }
+
+// TestSyncIncrementalSambaAD: incremental runs against a real Active
+// Directory pick AD's DirSync control (auto), and see a disabled person, a
+// deleted one and a renamed one (matched by objectGUID) with no full search.
+func TestSyncIncrementalSambaAD(t *testing.T) {
+	e := start(t)
+	s := testenv.StartSambaAD(t, testenv.SambaOptions{})
+	srv := e.server(ldapauth.ServerInput{Name: ptr("ad"), URL: ptr(s.URL), BindDN: ptr(s.BindUPN), BindPassword: ptr(s.BindPassword),
+		SearchFilter: ptr(slapdFilter), PageSize: ptr(500), TimeoutSeconds: ptr(30), ActiveScript: ptr(script.ExampleActiveDisabled)})
+	org := e.ldapOrg("Corp", srv.ID)
+	var names []string
+	for _, p := range testenv.SambaPeople() {
+		names = append(names, p.Sam)
+	}
+	ids := e.users(org.ID, names...)
+	full := e.sync(dirsync.Request{})
+	if full.Status != dirsync.StatusOK || full.Tracking[itoa(srv.ID)] == nil || full.Tracking[itoa(srv.ID)].Mode != ldapauth.TrackingDirSync {
+		t.Fatalf("full run: %+v", full)
+	}
+	if err := s.Disable("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete("bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename("zoe", "zoe.new"); err != nil {
+		t.Fatal(err)
+	}
+	inc := e.sync(dirsync.Request{Incremental: true})
+	tr := inc.Tracking[itoa(srv.ID)]
+	if inc.Status != dirsync.StatusOK || inc.Mode != dirsync.ModeIncremental || tr == nil || tr.Mode != ldapauth.TrackingDirSync || !tr.SeesDeletes {
+		t.Fatalf("incremental run: %+v %+v", inc, tr)
+	}
+	for name, want := range map[string]users.Status{"alice": users.StatusDeactivated, "bob": users.StatusDeactivated, "ivan": users.StatusActive} {
+		if got := e.user(ids[name]).Status; got != want {
+			t.Errorf("%s: %s, want %s\n%s", name, got, want, changeText(inc))
+		}
+	}
+	if u := e.user(ids["zoe"]); u.Username != "zoe.new" || u.Status != users.StatusActive {
+		t.Errorf("zoe after the rename: %+v\n%s", u, changeText(inc))
+	}
+}
