@@ -488,6 +488,7 @@ var pageTemplates = sync.OnceValue(func() map[string]*template.Template {
 
 var templateFuncs = template.FuncMap{
 	"join": strings.Join,
+	"list": func(items ...string) []string { return items },
 	"has": func(list []string, s string) bool {
 		for _, x := range list {
 			if strings.EqualFold(x, s) {

@@ -235,7 +235,7 @@ type previewData struct {
 var serverFields = []string{"name", "url", "startTLS", "caCertificate", "allowUnsafeCerts", "bindAnonymously", "bindDN", "bindPassword",
 	"searchFilter", "emailAttribute", "firstNameAttribute", "lastNameAttribute", "timeoutSeconds", "pageSize", "followReferrals",
 	"activeScript", "orgNameScript", "roleNameScript", "sensitiveAttributes", "titleAttribute", "departmentAttribute",
-	"divisionAttribute", "employeeTypeAttribute", "managerAttribute", "cityAttribute", "stateAttribute", "countryAttribute"}
+	"divisionAttribute", "employeeTypeAttribute", "managerAttribute", "cityAttribute", "stateAttribute", "countryAttribute", "changeTracking"}
 
 // newServerForm makes the page data for srv, with the bind password removed.
 func newServerForm(srv ldapauth.Server, isNew bool) *serverForm {
@@ -305,6 +305,9 @@ func serverInput(r *http.Request, isNew bool) (ldapauth.ServerInput, ldapauth.Se
 	in.ActiveScript = str("activeScript", &shown.ActiveScript)
 	in.OrgNameScript = str("orgNameScript", &shown.OrgNameScript)
 	in.RoleNameScript = str("roleNameScript", &shown.RoleNameScript)
+	if r.PostFormValue("changeTracking") != "" {
+		in.ChangeTracking = str("changeTracking", &shown.ChangeTracking)
+	}
 	sens := []string{}
 	for _, a := range strings.FieldsFunc(r.PostFormValue("sensitiveAttributes"), func(c rune) bool { return c == ',' || c == '\n' || c == ' ' || c == '\r' || c == '\t' }) {
 		sens = append(sens, a)
