@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the tests need (slapd, ldap-utils, chromium) where missing,
+# Installs what the tests need (slapd, ldap-utils, chromium, node with the
+# SCIM conformance checker's packages) where missing,
 # then vets and runs every test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,19 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# The independent SCIM check (provisioning/scimapi/testdata/conformance) runs on node with SCIMMY.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "installing: nodejs npm"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+conformance=provisioning/scimapi/testdata/conformance
+if [ ! -d "$conformance/node_modules/scimmy" ]; then
+  (cd "$conformance" && { npm ci --offline --no-audit --no-fund >/dev/null 2>&1 || npm ci --no-audit --no-fund; })
 fi
 
 go vet ./...
