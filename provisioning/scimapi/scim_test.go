@@ -384,3 +384,33 @@ func TestLocationsAndItemsPerPage(t *testing.T) {
 		}
 	}
 }
+
+// A body that is not exactly one JSON value in UTF-8 is invalidSyntax
+// (elimity ignored what followed the first value; encoding/json turned
+// invalid UTF-8 into U+FFFD and the user was created with that name); a
+// filter comparing meta dates with a non-date is invalidFilter; groups
+// filter on meta.lastModified like users.
+func TestSyntaxEncodingAndDateFilters(t *testing.T) {
+	env := authoritytest.Start(t)
+	_, c := newProvider(t, env, map[string]any{"name": "A", "orgMapping": map[string]any{"method": "single", "orgId": rootOrg(t, env)}})
+	var e map[string]any
+	for _, body := range []string{
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"eve"}}`,
+		"{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"ev\xffe\"}",
+	} {
+		if code := c.do("POST", "/Users", body, &e); code != 400 || e["scimType"] != "invalidSyntax" {
+			t.Errorf("%q: %d %v", body, code, e)
+		}
+	}
+	var list listResponse
+	if code := c.do("GET", "/Users", nil, &list); code != 200 || list.TotalResults != 0 {
+		t.Fatalf("users created: %d %+v", code, list)
+	}
+	if code := c.do("GET", `/Users?filter=meta.lastModified+gt+%22yesterday%22`, nil, &e); code != 400 || e["scimType"] != "invalidFilter" {
+		t.Errorf("bad date: %d %v", code, e)
+	}
+	c.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "G"}, nil)
+	if code := c.do("GET", `/Groups?filter=meta.lastModified+ge+%222000-01-01T00:00:00Z%22`, nil, &list); code != 200 || list.TotalResults != 1 {
+		t.Errorf("groups by meta.lastModified: %d %+v", code, list)
+	}
+}

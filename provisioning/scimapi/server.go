@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -139,6 +140,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > 0 && (r.Method == http.MethodPatch || r.Method == http.MethodPost || r.Method == http.MethodPut) {
+		// elimity reads the first JSON value and ignores what follows, and
+		// encoding/json turns invalid UTF-8 into U+FFFD: refuse both.
+		if !json.Valid(body) || !utf8.Valid(body) {
+			writeError(w, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidSyntax, Status: http.StatusBadRequest,
+				Detail: "the request body is not one JSON value in UTF-8"})
+			return
+		}
 		body = normalise(body)
 	}
 	holder := &errHolder{}
