@@ -276,7 +276,7 @@ var respContentType string
 
 // rawSCIM sends one SCIM request as the fixture has it and returns the
 // status and body.
-func rawSCIM(t *testing.T, c *client, method, path, body string) (int, []byte) {
+func rawSCIM(t *testing.T, c *client, method, path, body string, header ...string) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -288,6 +288,9 @@ func rawSCIM(t *testing.T, c *client, method, path, body string) (int, []byte) {
 	}
 	req.Header.Set("Content-Type", "application/scim+json")
 	req.Header.Set("Accept", "application/scim+json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	} else {
