@@ -52,6 +52,9 @@ func (s *Service) CreateUser(ctx context.Context, p Provider, in UserInput) (use
 			return err
 		}
 		log.add(id, "created")
+		if in.Active {
+			return nil // created active: nothing to undo or schedule
+		}
 		return s.setActive(ctx, tx, p, log, id, in.Active)
 	})
 	if err != nil {

@@ -175,3 +175,33 @@ func TestFlags(t *testing.T) {
 		t.Error("an extra argument was accepted")
 	}
 }
+
+// TestBenchSCIMSmall runs the SCIM scenario with 60 users and checks that
+// the report is well-formed (nothing about the figures' values).
+func TestBenchSCIMSmall(t *testing.T) {
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "scim.json")
+	var log bytes.Buffer
+	if err := run(context.Background(), []string{"-scim", "-scim-users", "60", "-clients", "4", "-out", out, "-dir", tmp}, &log, &log); err != nil {
+		t.Fatalf("bench: %v\n%s", err, log.String())
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic map[string]any
+	if err := json.Unmarshal(raw, &generic); err != nil {
+		t.Fatalf("the report is not JSON: %v\n%s", err, raw)
+	}
+	for _, path := range []string{"users", "clients", "requests", "seconds", "perSecond", "p50Ms", "p99Ms",
+		"byKind.lookup.count", "byKind.create.p99Ms", "byKind.patch.count", "targets", "machine.cpus"} {
+		if v := lookup(generic, path); v == nil {
+			t.Errorf("the report has no %s", path)
+		}
+	}
+	var rep SCIMReport
+	json.Unmarshal(raw, &rep)
+	if rep.Requests != 60+60+12 || rep.Errors != 0 || rep.ByKind["patch"].Count != 12 || len(rep.Targets) != 2 {
+		t.Errorf("report %+v\n%s", rep, log.String())
+	}
+}

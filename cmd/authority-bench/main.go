@@ -5,6 +5,7 @@
 //
 //	go run ./cmd/authority-bench [-people 100000] [-out bench.json] [-keep-dir]
 //	    [-skip-signin] [-also-tenth=false] [-cpuprofile FILE] [-memprofile FILE] ...
+//	go run ./cmd/authority-bench -scim [-scim-users 10000] [-clients 8] [-out FILE] [-cpuprofile FILE]
 //
 // For each size it builds an AD-like slapd directory (testenv) and an
 // authority data directory in which every person is already a user
@@ -79,6 +80,8 @@ type options struct {
 	OverrideValve bool    `json:"overrideValve"`
 	CPUProfile    string  `json:"cpuProfile,omitempty"`
 	MemProfile    string  `json:"memProfile,omitempty"`
+	SCIM          bool    `json:"scim,omitempty"`
+	SCIMUsers     int     `json:"scimUsers,omitempty"`
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -100,6 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.OverrideValve, "override-valve", false, "run the real sync with overrideValve (not needed: the changes stay under the default valve)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles at -people to FILE (the sync), FILE.simulate, FILE.floor and FILE.signin (the server)")
 	fs.StringVar(&o.MemProfile, "memprofile", "", "write heap profiles at -people, taken after the work, to FILE (the sync), FILE.simulate, FILE.floor and FILE.signin")
+	fs.BoolVar(&o.SCIM, "scim", false, "run the SCIM provisioning scenario only (-scim-users users, -clients clients; no slapd needed)")
+	fs.IntVar(&o.SCIMUsers, "scim-users", 10000, "users the SCIM scenario provisions")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -117,6 +122,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-repeat must be at least 1")
 	case o.PageSize < 1:
 		return o, errors.New("-page-size must be at least 1")
+	case o.SCIMUsers < 1:
+		return o, errors.New("-scim-users must be at least 1")
 	}
 	for _, p := range []*string{&o.CPUProfile, &o.MemProfile, &o.Out} {
 		if *p != "" {
@@ -134,6 +141,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.SCIM {
+		return runSCIM(ctx, o, args, stdout)
 	}
 	if _, err := os.Stat(testenv.SlapdPath); err != nil {
 		return fmt.Errorf("%w (or run ./scripts/test.sh once, which installs it)", testenv.ErrSlapdNotInstalled)

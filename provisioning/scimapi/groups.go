@@ -102,6 +102,9 @@ func (g *groupHandler) GetAll(r *http.Request, params scim.ListRequestParams) (s
 	f := provisioning.GroupFilter{NoMembers: excludesMembers(r)}
 	var check func(map[string]any) bool
 	if params.FilterValidator != nil {
+		if err := checkDates(params.FilterValidator.GetFilter()); err != nil {
+			return scim.Page{}, err
+		}
 		fast := false
 		if e, ok := params.FilterValidator.GetFilter().(*filter.AttributeExpression); ok && e.Operator == filter.EQ &&
 			e.AttributePath.SubAttribute == nil && e.AttributePath.URIPrefix == nil {
@@ -137,7 +140,7 @@ func (g *groupHandler) GetAll(r *http.Request, params scim.ListRequestParams) (s
 	for _, x := range list {
 		rs := groupResource(x)
 		if check != nil {
-			full := map[string]any{"id": rs.ID}
+			full := map[string]any{"id": rs.ID, "meta": map[string]any{"lastModified": x.UpdatedAt, "created": x.CreatedAt}}
 			for k, v := range rs.Attributes {
 				full[k] = v
 			}

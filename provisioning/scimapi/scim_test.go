@@ -341,3 +341,76 @@ func TestIsolationAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// RFC 7643 3.1 and RFC 7644 3.4.2: meta.location and Location are the
+// resource's URL, itemsPerPage is the number of resources in the page, and
+// the authentication schemes name their specifications.
+func TestLocationsAndItemsPerPage(t *testing.T) {
+	env := authoritytest.Start(t)
+	_, c := newProvider(t, env, map[string]any{"name": "A", "orgMapping": map[string]any{"method": "single", "orgId": rootOrg(t, env)}})
+	req, _ := http.NewRequest("POST", env.Server.URL+"/scim/v2/Users", strings.NewReader(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"loc"}`))
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := env.Server.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u map[string]any
+	json.NewDecoder(resp.Body).Decode(&u)
+	resp.Body.Close()
+	want := env.Server.URL + "/scim/v2/Users/" + u["id"].(string)
+	if loc := resp.Header.Get("Location"); loc != want {
+		t.Errorf("Location %q, want %q", loc, want)
+	}
+	if meta, _ := u["meta"].(map[string]any); meta["location"] != want {
+		t.Errorf("meta.location %v, want %q", meta["location"], want)
+	}
+	var list map[string]any
+	c.do("GET", "/Users?filter=userName+eq+%22loc%22", nil, &list)
+	if list["itemsPerPage"] != float64(1) {
+		t.Errorf("itemsPerPage %v with one resource", list["itemsPerPage"])
+	}
+	if r, _ := list["Resources"].([]any); len(r) != 1 || r[0].(map[string]any)["meta"].(map[string]any)["location"] != want {
+		t.Errorf("list %v", list)
+	}
+	c.do("GET", "/Users?filter=userName+eq+%22none%22", nil, &list)
+	if list["itemsPerPage"] != float64(0) {
+		t.Errorf("itemsPerPage %v with no resource", list["itemsPerPage"])
+	}
+	var spc map[string]any
+	c.do("GET", "/ServiceProviderConfig", nil, &spc)
+	for _, s := range spc["authenticationSchemes"].([]any) {
+		if m := s.(map[string]any); m["specUri"] == "" || m["documentationUri"] == "" {
+			t.Errorf("authentication scheme without URIs: %v", m)
+		}
+	}
+}
+
+// A body that is not exactly one JSON value in UTF-8 is invalidSyntax
+// (elimity ignored what followed the first value; encoding/json turned
+// invalid UTF-8 into U+FFFD and the user was created with that name); a
+// filter comparing meta dates with a non-date is invalidFilter; groups
+// filter on meta.lastModified like users.
+func TestSyntaxEncodingAndDateFilters(t *testing.T) {
+	env := authoritytest.Start(t)
+	_, c := newProvider(t, env, map[string]any{"name": "A", "orgMapping": map[string]any{"method": "single", "orgId": rootOrg(t, env)}})
+	var e map[string]any
+	for _, body := range []string{
+		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"eve"}}`,
+		"{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"ev\xffe\"}",
+	} {
+		if code := c.do("POST", "/Users", body, &e); code != 400 || e["scimType"] != "invalidSyntax" {
+			t.Errorf("%q: %d %v", body, code, e)
+		}
+	}
+	var list listResponse
+	if code := c.do("GET", "/Users", nil, &list); code != 200 || list.TotalResults != 0 {
+		t.Fatalf("users created: %d %+v", code, list)
+	}
+	if code := c.do("GET", `/Users?filter=meta.lastModified+gt+%22yesterday%22`, nil, &e); code != 400 || e["scimType"] != "invalidFilter" {
+		t.Errorf("bad date: %d %v", code, e)
+	}
+	c.do("POST", "/Groups", map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "G"}, nil)
+	if code := c.do("GET", `/Groups?filter=meta.lastModified+ge+%222000-01-01T00:00:00Z%22`, nil, &list); code != 200 || list.TotalResults != 1 {
+		t.Errorf("groups by meta.lastModified: %d %+v", code, list)
+	}
+}

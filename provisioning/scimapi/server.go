@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -35,6 +36,9 @@ const MaxBodyBytes = 1 << 20
 
 // MaxResults caps a list's count (maxResults in /ServiceProviderConfig).
 const MaxResults = 1000
+
+// docURI is the service's documentation.
+const docURI = "https://github.com/authority-server/authority/blob/main/docs/scim.md"
 
 // Prefix is where the service is mounted.
 const Prefix = "/scim/v2"
@@ -75,10 +79,12 @@ func New(p *provisioning.Service, log *slog.Logger) (*Handler, error) {
 	groups := &groupHandler{h: h}
 	srv, err := scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{
-			DocumentationURI: optional.NewString("https://github.com/authority-server/authority/blob/main/docs/scim.md"),
+			DocumentationURI: optional.NewString(docURI),
 			AuthenticationSchemes: []scim.AuthenticationScheme{
-				{Type: scim.AuthenticationTypeOauthBearerToken, Name: "OAuth Bearer Token", Description: "The token shown once when the provider was created", Primary: true},
-				{Type: scim.AuthenticationTypeHTTPBasic, Name: "HTTP Basic", Description: "The username and password shown once when the provider was created"},
+				{Type: scim.AuthenticationTypeOauthBearerToken, Name: "OAuth Bearer Token", Description: "The token shown once when the provider was created", Primary: true,
+					SpecURI: optional.NewString("https://www.rfc-editor.org/info/rfc6750"), DocumentationURI: optional.NewString(docURI)},
+				{Type: scim.AuthenticationTypeHTTPBasic, Name: "HTTP Basic", Description: "The username and password shown once when the provider was created",
+					SpecURI: optional.NewString("https://www.rfc-editor.org/info/rfc7617"), DocumentationURI: optional.NewString(docURI)},
 			},
 			MaxResults:       MaxResults,
 			SupportFiltering: true,
@@ -135,6 +141,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(body) > 0 && (r.Method == http.MethodPatch || r.Method == http.MethodPost || r.Method == http.MethodPut) {
+		// elimity reads the first JSON value and ignores what follows, and
+		// encoding/json turns invalid UTF-8 into U+FFFD: refuse both.
+		if !json.Valid(body) || !utf8.Valid(body) {
+			writeError(w, scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidSyntax, Status: http.StatusBadRequest,
+				Detail: "the request body is not one JSON value in UTF-8"})
+			return
+		}
 		body = normalise(body)
 	}
 	holder := &errHolder{}
@@ -170,6 +183,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	} else if r.Method == http.MethodGet && status == http.StatusOK {
 		out = project(out, r.URL.Query().Get("attributes"), r.URL.Query().Get("excludedAttributes"))
+		if isList(path) {
+			out = fixItemsPerPage(out)
+		}
+	}
+	if status < 300 {
+		out = absoluteLocations(out, rec.header, baseURL(r))
 	}
 	for k, v := range rec.header {
 		w.Header()[k] = v
@@ -178,6 +197,62 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", fmt.Sprint(len(out)))
 	w.WriteHeader(status)
 	w.Write(out)
+}
+
+// baseURL is the service's URL as the client reached it, ending in "/".
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + Prefix + "/"
+}
+
+// absoluteLocations makes meta.location and the Location header the
+// resource's URL (RFC 7643 3.1: "the URI of the resource"; elimity writes
+// them relative, "Users/2"). Only the service writes "location" keys: a
+// value a provider sent with that text inside is escaped (\"location\").
+func absoluteLocations(out []byte, header http.Header, base string) []byte {
+	quoted, _ := json.Marshal(base)
+	b := quoted[1 : len(quoted)-1]
+	for _, kind := range []string{"Users/", "Groups/"} {
+		out = bytes.ReplaceAll(out, []byte(`"location":"`+kind), append(append([]byte(`"location":"`), b...), kind...))
+	}
+	if loc := header.Get("Location"); loc != "" && !strings.Contains(loc, "://") {
+		header.Set("Location", base+strings.TrimPrefix(loc, "/"))
+	}
+	return out
+}
+
+// isList reports whether a GET of path answers a ListResponse.
+func isList(path string) bool {
+	switch strings.TrimSuffix(path, "/") {
+	case "/Users", "/Groups", "/ResourceTypes", "/Schemas":
+		return true
+	}
+	return false
+}
+
+// fixItemsPerPage makes a ListResponse's itemsPerPage the number of
+// resources it holds (RFC 7644 3.4.2; elimity writes the count asked for).
+func fixItemsPerPage(out []byte) []byte {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return out
+	}
+	var res []json.RawMessage
+	if raw, ok := doc["Resources"]; ok {
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return out
+		}
+	}
+	n, _ := json.Marshal(len(res))
+	doc["itemsPerPage"] = n
+	fixed, err := json.Marshal(doc)
+	if err != nil {
+		return out
+	}
+	return fixed
 }
 
 // authenticate finds the calling provider from its credentials (401 in the

@@ -205,6 +205,36 @@ func pick(v any, sub string) string {
 	return ""
 }
 
+// checkDates refuses a filter that compares meta.created or
+// meta.lastModified with something that is not a dateTime (RFC 7643 2.3.5),
+// which would otherwise match nothing, silently.
+func checkDates(e filter.Expression) error {
+	switch x := e.(type) {
+	case *filter.AttributeExpression:
+		p := x.AttributePath
+		if strings.EqualFold(p.AttributeName, "meta") && p.SubAttribute != nil && x.Operator != filter.PR &&
+			(strings.EqualFold(*p.SubAttribute, "lastModified") || strings.EqualFold(*p.SubAttribute, "created")) {
+			s, ok := x.CompareValue.(string)
+			if _, err := time.Parse(time.RFC3339Nano, s); !ok || err != nil {
+				return scimerrors.ScimError{ScimType: scimerrors.ScimTypeInvalidFilter, Status: http.StatusBadRequest,
+					Detail: fmt.Sprintf("meta.%s compares with a dateTime such as \"2026-01-05T09:00:00Z\", not %v", *p.SubAttribute, x.CompareValue)}
+			}
+		}
+	case *filter.LogicalExpression:
+		if err := checkDates(x.Left); err != nil {
+			return err
+		}
+		return checkDates(x.Right)
+	case *filter.NotExpression:
+		return checkDates(x.Expression)
+	case *filter.ValuePath:
+		if x.ValueFilter != nil {
+			return checkDates(x.ValueFilter)
+		}
+	}
+	return nil
+}
+
 func parseID(id string) (int64, bool) {
 	n, err := strconv.ParseInt(id, 10, 64)
 	return n, err == nil && n > 0
@@ -257,6 +287,9 @@ func (u *userHandler) GetAll(r *http.Request, params scim.ListRequestParams) (sc
 	f := users.ProvisionedFilter{}
 	var check func(map[string]any) bool
 	if params.FilterValidator != nil {
+		if err := checkDates(params.FilterValidator.GetFilter()); err != nil {
+			return scim.Page{}, err
+		}
 		fast := false
 		if e, ok := params.FilterValidator.GetFilter().(*filter.AttributeExpression); ok && e.Operator == filter.EQ &&
 			e.AttributePath.SubAttribute == nil && e.AttributePath.URIPrefix == nil {
