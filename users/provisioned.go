@@ -103,16 +103,18 @@ func ListProvisioned(ctx context.Context, q sqlx.QueryerContext, provider int64,
 }
 
 // GetProvisioned returns user id when provider is its source and has not
-// deleted it; otherwise NotFound (a provider sees only its own users).
+// deleted it; otherwise NotFound (a provider sees only its own users). One
+// select by primary key.
 func GetProvisioned(ctx context.Context, q sqlx.QueryerContext, provider, id int64) (Provisioned, error) {
-	us, _, err := ListProvisioned(ctx, q, provider, ProvisionedFilter{IDs: []int64{id}})
-	if err != nil {
-		return Provisioned{}, err
+	var out []Provisioned
+	if err := sqlx.SelectContext(ctx, q, &out, `SELECT `+provisionedColumns+` FROM users u JOIN orgs o ON o.id = u.org_id
+		WHERE u.id = ? AND u.provider_id = ? AND u.scim_deleted = 0`, id, provider); err != nil {
+		return Provisioned{}, fmt.Errorf("users: get provisioned user %d: %w", id, err)
 	}
-	if len(us) == 0 {
+	if len(out) == 0 {
 		return Provisioned{}, apperr.NotFound("user %d does not exist", id)
 	}
-	return us[0], nil
+	return out[0], nil
 }
 
 // DeletedProvisionedID returns the id of the user named username that
