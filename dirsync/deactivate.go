@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jmoiron/sqlx"
+
+	"github.com/authority-server/authority/internal/sqltx"
+
 	"github.com/authority-server/authority/users"
 )
 
@@ -15,12 +19,28 @@ const batchSize = 500
 func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 	var cands []*scopeUser
 	var guard outcome
+	misses := map[int][]int64{} // consecutive misses → users to record them on
+	e.waiting = map[int]int{}
 	for _, u := range e.users {
+		if u.found && u.Misses > 0 {
+			misses[0] = append(misses[0], u.ID)
+		}
 		if u.found && !u.inactive {
 			continue
 		}
 		if !u.found && !e.notFoundCounts(u) {
 			continue // an incremental run deactivates only what it saw go
+		}
+		if !u.found && u.State.Status != users.StatusDeactivated {
+			if n := u.Misses + 1; n < e.missedRuns {
+				// Not yet: the missed-run threshold (docs/rules.md section 6.1).
+				misses[n] = append(misses[n], u.ID)
+				e.waiting[n]++
+				continue
+			}
+			if u.Misses > 0 {
+				misses[0] = append(misses[0], u.ID)
+			}
 		}
 		if !(users.Transition{Before: u.State, After: u.State.Deactivate(users.ReasonDirsync)}).Changed() {
 			continue
@@ -38,7 +58,7 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 	}
 	e.ident = len(cands)
 	if len(cands) == 0 {
-		return StatusOK, "", nil
+		return StatusOK, "", e.recordMisses(ctx, misses)
 	}
 	if e.valve.Trips(len(cands), len(e.users)) {
 		if !e.req.OverrideValve {
@@ -70,6 +90,9 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 		if h := e.s.pageHook; h != nil {
 			h(HookDeactivated, 0, batch)
 		}
+	}
+	if err := e.recordMisses(ctx, misses); err != nil {
+		return StatusFailed, "", err
 	}
 	msg := ""
 	if e.valve.Trips(e.ident, len(e.users)) {
@@ -117,4 +140,20 @@ func (e *engine) deactivateOne(ctx context.Context, fx effects, u *scopeUser) (o
 	o.line(u, ChangeDeactivated, statusText(t.Before), statusText(t.After), why(u))
 	o.history(u, "Blocking and deactivating")
 	return o, nil
+}
+
+// recordMisses writes each user's consecutive misses (a real run whose
+// deactivations went ahead: a run the safety valve held counts no miss).
+func (e *engine) recordMisses(ctx context.Context, misses map[int][]int64) error {
+	if e.req.Simulate || len(misses) == 0 {
+		return nil
+	}
+	return sqltx.Run(ctx, e.s.db, func(tx *sqlx.Tx) error {
+		for n, ids := range misses {
+			if err := e.s.users.SetMissesTx(ctx, tx, n, ids); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

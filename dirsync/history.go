@@ -128,6 +128,9 @@ type Run struct {
 	// change tracking the run used (a full run: the state it kept).
 	Mode     string               `json:"mode"`
 	Tracking map[string]*Tracking `json:"tracking"`
+	// Missed counts the users not found that wait for the missed-run
+	// threshold, by how many runs in a row have missed them.
+	Missed map[string]int `json:"missed"`
 }
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -158,10 +161,11 @@ type runRow struct {
 	Message      string `db:"message"`
 	Mode         string `db:"mode"`
 	Tracking     string `db:"tracking"`
+	Missed       string `db:"missed"`
 }
 
 const runColumns = `id, trigger, simulated, override_valve, started_by, started_at, finished_at, status,
-	users, deactivated, activated, moved, roles_changed, blocked, errors, warnings, identified, changes_total, message, mode, tracking`
+	users, deactivated, activated, moved, roles_changed, blocked, errors, warnings, identified, changes_total, message, mode, tracking, missed`
 
 func (r runRow) run() Run {
 	out := Run{ID: r.ID, Trigger: Trigger(r.Trigger), Simulated: r.Simulated, OverrideValve: r.OverrideValve,
@@ -169,6 +173,8 @@ func (r runRow) run() Run {
 		Warnings: r.Warnings, Identified: r.Identified, ChangesTotal: r.ChangesTotal, Message: r.Message,
 		Orgs: []OrgCounts{}, Changes: []Change{}, Mode: r.Mode, Tracking: map[string]*Tracking{}}
 	_ = json.Unmarshal([]byte(r.Tracking), &out.Tracking)
+	out.Missed = map[string]int{}
+	_ = json.Unmarshal([]byte(r.Missed), &out.Missed)
 	if r.FinishedAt.Valid {
 		t := parseStamp(r.FinishedAt.String)
 		out.FinishedAt = &t

@@ -176,7 +176,15 @@ func (e *engine) recordMode(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := e.s.db.ExecContext(ctx, `UPDATE dirsync_runs SET mode = ?, tracking = ? WHERE id = ?`, e.inc.mode, string(b), e.runID); err != nil {
+	missed := map[string]int{}
+	for n, c := range e.waiting {
+		missed[fmt.Sprint(n)] = c
+	}
+	mb, err := json.Marshal(missed)
+	if err != nil {
+		return err
+	}
+	if _, err := e.s.db.ExecContext(ctx, `UPDATE dirsync_runs SET mode = ?, tracking = ?, missed = ? WHERE id = ?`, e.inc.mode, string(b), string(mb), e.runID); err != nil {
 		return fmt.Errorf("dirsync: record the mode of run %d: %w", e.runID, err)
 	}
 	return nil

@@ -60,6 +60,10 @@ type engine struct {
 	pages    int
 	names    map[int64]string // usernames of the users a manager may be (resolveProfiles)
 	inc      incrementalState // the run's mode and change tracking (incremental.go)
+	// missedRuns is the missed-run threshold; waiting counts the users not
+	// found that wait for it, by their consecutive misses (deactivate.go).
+	missedRuns int
+	waiting    map[int]int
 
 	// Where the time went (the Timings log line). inPages, inScripts and
 	// inApply are spent by the page goroutine, alongside the search.
@@ -197,6 +201,7 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 		return StatusFailed, err.Error()
 	}
 	e.valve = valveOf(settings)
+	e.missedRuns = settings.MissedRuns()
 	if len(scope) == 0 {
 		return StatusOK, "no org uses LDAP: nothing to synchronize"
 	}

@@ -55,7 +55,14 @@ type Settings struct {
 	// IncrementalInterval is a Go duration of at least 1m ("5m"), or
 	// "never": how often incremental runs come between full runs.
 	IncrementalInterval string `json:"incrementalInterval"`
+	// MissedRunsBeforeDeactivation: a user the directory no longer has is
+	// deactivated only once this many runs in a row have missed it (1, the
+	// default: the first run that misses it; at most 100).
+	MissedRunsBeforeDeactivation int `json:"missedRunsBeforeDeactivation"`
 }
+
+// MissedRuns returns the missed-run threshold (1 when unset).
+func (s Settings) MissedRuns() int { return max(s.MissedRunsBeforeDeactivation, 1) }
 
 // DefaultIncrementalInterval is how often incremental runs come by default.
 const DefaultIncrementalInterval = "5m"
@@ -81,7 +88,7 @@ func (s Settings) IncrementalEvery() (time.Duration, bool) {
 func DefaultSettings() Settings {
 	return Settings{RegistrantsNotFound: RegistrantsDeny, SyncInterval: DefaultSyncInterval,
 		ValvePercent: DefaultValvePercent, ValveMinUsers: DefaultValveMinUsers, SyncTimeout: DefaultSyncTimeout,
-		IncrementalInterval: DefaultIncrementalInterval}
+		IncrementalInterval: DefaultIncrementalInterval, MissedRunsBeforeDeactivation: 1}
 }
 
 // Timeout returns how long a sync run may run before it is cancelled: the
@@ -211,6 +218,12 @@ func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, erro
 			return Settings{}, apperr.Invalid("incrementalInterval", "%s is too short: at least 1m, or \"never\"", iv)
 		}
 		out.IncrementalInterval = iv
+	}
+	switch n := in.MissedRunsBeforeDeactivation; {
+	case n == 0:
+		out.MissedRunsBeforeDeactivation = 1
+	case n < 0 || n > 100:
+		return Settings{}, apperr.Invalid("missedRunsBeforeDeactivation", "must be from 1 to 100, not %d", n)
 	}
 	if in.ValvePercent < 0 || in.ValvePercent > 100 {
 		return Settings{}, apperr.Invalid("valvePercent", "must be from 0 to 100, not %d", in.ValvePercent)

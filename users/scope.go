@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"fmt"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/users/roles"
@@ -20,6 +21,9 @@ type ScopeUser struct {
 	// The directory entry it matched last: server (0 for none), DN and stable id.
 	LDAPServerID    int64
 	LDAPDN, LDAPUID string
+	// Misses is how many runs in a row have not found the user in the
+	// directory (the missed-run threshold).
+	Misses int
 	// Protected is the built-in administrator (BuiltinAdmin, with the
 	// roles.Sysadmin role, a local password and no directory entry). A
 	// directory sync never deactivates it, even when its org uses LDAP, so
@@ -48,7 +52,7 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 	}
 	rows, err := s.DB.QueryxContext(ctx, `SELECT u.id, u.username, u.org_id, u.status, u.status_reason, u.pending_reason,
 		u.email, u.first_name, u.last_name, u.title, u.department, u.division, u.employee_type, u.employee_number,
-		u.city, u.state, u.country, u.manager_id, coalesce(u.ldap_server_id, 0), u.ldap_dn, u.ldap_uid, u.password_hash <> ''
+		u.city, u.state, u.country, u.manager_id, coalesce(u.ldap_server_id, 0), u.ldap_dn, u.ldap_uid, u.password_hash <> '', u.dirsync_misses
 		FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) ORDER BY u.id`, args...)
 	if err != nil {
 		return fmt.Errorf("users: the users in scope: %w", err)
@@ -60,7 +64,7 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 		if err := rows.Scan(&u.ID, &u.Username, &u.OrgID, &u.State.Status, &u.State.Reason, &u.State.Pending,
 			&u.Profile.Email, &u.Profile.FirstName, &u.Profile.LastName, &u.Profile.Title, &u.Profile.Department,
 			&u.Profile.Division, &u.Profile.EmployeeType, &u.Profile.EmployeeNumber, &u.Profile.City, &u.Profile.State,
-			&u.Profile.Country, &u.Profile.ManagerID, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword); err != nil {
+			&u.Profile.Country, &u.Profile.ManagerID, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword, &u.Misses); err != nil {
 			return fmt.Errorf("users: the users in scope: %w", err)
 		}
 		u.State.OnHold = held[u.ID]
@@ -69,6 +73,23 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("users: the users in scope: %w", err)
+	}
+	return nil
+}
+
+// SetMissesTx records, for users ids, how many runs in a row have not
+// found them in the directory (0: found).
+func (s *Service) SetMissesTx(ctx context.Context, tx *sqlx.Tx, n int, ids []int64) error {
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 900)]
+		ids = ids[len(chunk):]
+		args := []any{n}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET dirsync_misses = ? WHERE id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return fmt.Errorf("users: record missed runs: %w", err)
+		}
 	}
 	return nil
 }
