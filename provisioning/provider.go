@@ -8,17 +8,11 @@ package provisioning
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +24,6 @@ import (
 	"github.com/authority-server/authority/internal/sqltx"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
-	"github.com/authority-server/authority/users/roles"
 )
 
 // Credential types.
@@ -369,100 +362,6 @@ func (s *Service) merge(ctx context.Context, tx *sqlx.Tx, p *Provider, in Input)
 	return nil
 }
 
-func checkOrgMapping(tree *orgs.Tree, m OrgMapping) error {
-	switch m.Method {
-	case OrgSingle, OrgGroups, OrgAttribute:
-	default:
-		return apperr.Invalid("orgMapping.method", "must be %q, %q or %q", OrgSingle, OrgGroups, OrgAttribute)
-	}
-	if _, ok := tree.Get(m.OrgID); !ok {
-		return apperr.Invalid("orgMapping.orgId", "org %d does not exist", m.OrgID)
-	}
-	if len(m.Groups) > MaxMappedGroups {
-		return apperr.Invalid("orgMapping.groups", "at most %d groups", MaxMappedGroups)
-	}
-	seen := map[string]bool{}
-	for _, g := range m.Groups {
-		if err := checkGroupID("orgMapping.groups", g.GroupID, seen); err != nil {
-			return err
-		}
-		if g.Priority < 0 || g.Priority > MaxPriority {
-			return apperr.Invalid("orgMapping.groups", "group %s: priority must be between 0 and %d", g.GroupID, MaxPriority)
-		}
-		if _, ok := tree.Get(g.OrgID); !ok {
-			return apperr.Invalid("orgMapping.groups", "group %s: org %d does not exist", g.GroupID, g.OrgID)
-		}
-		if !under(tree, g.OrgID, m.OrgID) {
-			return apperr.Invalid("orgMapping.groups", "group %s: org %d is not the provider's org %d or below it; a provider places people only there", g.GroupID, g.OrgID, m.OrgID)
-		}
-	}
-	return nil
-}
-
-func checkRoleMapping(ctx context.Context, q sqlx.QueryerContext, m *RoleMapping) error {
-	switch m.Method {
-	case RoleManual, RoleGroups:
-	default:
-		return apperr.Invalid("roleMapping.method", "must be %q or %q", RoleManual, RoleGroups)
-	}
-	if len(m.Groups) > MaxMappedGroups {
-		return apperr.Invalid("roleMapping.groups", "at most %d groups", MaxMappedGroups)
-	}
-	if m.Groups == nil {
-		m.Groups = []RoleGroup{}
-	}
-	seen := map[string]bool{}
-	for i, g := range m.Groups {
-		if err := checkGroupID("roleMapping.groups", g.GroupID, seen); err != nil {
-			return err
-		}
-		if err := roles.RefuseRuling("roleMapping.groups", g.Roles); err != nil {
-			return err
-		}
-		canon, err := roles.Canonical(ctx, q, "roleMapping.groups", g.Roles)
-		if err != nil {
-			return err
-		}
-		m.Groups[i].Roles = canon
-	}
-	return nil
-}
-
-// MaxPriority bounds a group's priority in an org mapping.
-const MaxPriority = 1_000_000
-
-// checkGroupID checks one groupId of a mapping: a SCIM group's id (this
-// server's are numbers), given once.
-func checkGroupID(field, id string, seen map[string]bool) error {
-	id = strings.TrimSpace(id)
-	if id == "" {
-		return apperr.Invalid(field, "every group needs a groupId (a SCIM group's id)")
-	}
-	if n, err := strconv.ParseInt(id, 10, 64); err != nil || n <= 0 || len(id) > 19 {
-		return apperr.Invalid(field, "groupId %.40q is not a SCIM group's id (a number, as /scim/v2/Groups shows it)", id)
-	}
-	if seen[id] {
-		return apperr.Invalid(field, "group %s is listed twice", id)
-	}
-	seen[id] = true
-	return nil
-}
-
-// under reports whether org id is top or below it.
-func under(tree *orgs.Tree, id, top int64) bool {
-	for seen := 0; seen < 10000; seen++ {
-		if id == top {
-			return true
-		}
-		o, ok := tree.Get(id)
-		if !ok || o.ParentID == nil {
-			return false
-		}
-		id = *o.ParentID
-	}
-	return false
-}
-
 // Delete removes provider id. Its users stay, blocked (reason
 // provisioning; devices and archives kept), for an administrator to decide
 // what becomes of them; its groups go.
@@ -514,92 +413,6 @@ func (s *Service) Regenerate(ctx context.Context, id int64) (Credentials, error)
 	})
 	s.forget()
 	return creds, err
-}
-
-// Authenticate returns the provider whose credentials these are: a bearer
-// token, or a basic username and password (pass the token empty). Wrong,
-// old or missing credentials are Unauthorized.
-func (s *Service) Authenticate(ctx context.Context, token, username, password string) (Provider, error) {
-	secret := token
-	if secret == "" {
-		secret = password
-	}
-	if secret == "" || len(secret) > 512 || len(username) > 512 {
-		return Provider{}, apperr.Unauthorized("missing or wrong provisioning credentials")
-	}
-	h := hashSecret(secret)
-	s.mu.Lock()
-	p, ok := s.cache[h]
-	s.mu.Unlock()
-	if !ok {
-		s.mu.Lock()
-		gen := s.gen
-		s.mu.Unlock()
-		var r providerRow
-		err := s.DB.GetContext(ctx, &r, `SELECT `+providerColumns+` FROM provisioning_providers WHERE secret_hash = ?`, h)
-		if errors.Is(err, sql.ErrNoRows) {
-			return Provider{}, apperr.Unauthorized("missing or wrong provisioning credentials")
-		}
-		if err != nil {
-			return Provider{}, fmt.Errorf("provisioning: authenticate: %w", err)
-		}
-		if p, err = r.provider(); err != nil {
-			return Provider{}, err
-		}
-		s.mu.Lock()
-		if s.gen == gen { // no change since the read: it may be kept
-			if s.cache == nil {
-				s.cache = map[string]Provider{}
-			}
-			s.cache[h] = p
-		}
-		s.mu.Unlock()
-	}
-	wantBasic := token == ""
-	if wantBasic != (p.CredentialType == CredentialBasic) ||
-		(wantBasic && subtle.ConstantTimeCompare([]byte(username), []byte(p.Username)) != 1) {
-		return Provider{}, apperr.Unauthorized("missing or wrong provisioning credentials")
-	}
-	return p, nil
-}
-
-// forget drops the providers kept by Authenticate (after any change).
-func (s *Service) forget() {
-	s.mu.Lock()
-	s.cache = nil
-	s.gen++
-	s.mu.Unlock()
-}
-
-// newCredentials makes random credentials of kind and the hash to store.
-func newCredentials(kind string) (Credentials, string, error) {
-	secret, err := randomText(32)
-	if err != nil {
-		return Credentials{}, "", err
-	}
-	if kind == CredentialBasic {
-		user, err := randomText(9)
-		if err != nil {
-			return Credentials{}, "", err
-		}
-		return Credentials{Username: "scim-" + strings.ToLower(strings.NewReplacer("-", "", "_", "").Replace(user)), Password: secret}, hashSecret(secret), nil
-	}
-	return Credentials{Token: secret}, hashSecret(secret), nil
-}
-
-func randomText(n int) (string, error) {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("provisioning: make credentials: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// hashSecret is SHA-256: the secrets are 256 random bits, so a slow hash
-// would add nothing but cost on every SCIM request.
-func hashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
 }
 
 func target(p Provider) string { return audit.Target("provider", p.ID, p.Name) }
