@@ -172,21 +172,9 @@ func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, erro
 	default:
 		return Settings{}, apperr.Invalid("registrantsNotFound", "must be \"deny\" or \"org:ID\", not %q", rnf)
 	}
-	iv := strings.TrimSpace(in.SyncInterval)
-	switch {
-	case iv == "":
-		out.SyncInterval = DefaultSyncInterval
-	case strings.EqualFold(iv, SyncNever):
-		out.SyncInterval = SyncNever
-	default:
-		d, err := time.ParseDuration(iv)
-		if err != nil {
-			return Settings{}, apperr.Invalid("syncInterval", "%q is not a duration: write e.g. \"12h\", \"30m\" or \"never\"", iv)
-		}
-		if d < MinSyncInterval {
-			return Settings{}, apperr.Invalid("syncInterval", "%s is too short: at least 1m, or \"never\"", iv)
-		}
-		out.SyncInterval = iv
+	var err error
+	if out.SyncInterval, err = checkInterval("syncInterval", in.SyncInterval, DefaultSyncInterval, `"12h", "30m"`); err != nil {
+		return Settings{}, err
 	}
 	switch st := strings.TrimSpace(in.SyncTimeout); st {
 	case "":
@@ -204,20 +192,8 @@ func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, erro
 	if err := apperr.CheckLine("incrementalInterval", in.IncrementalInterval, MaxSettingLength); err != nil {
 		return Settings{}, err
 	}
-	switch iv := strings.TrimSpace(in.IncrementalInterval); {
-	case iv == "":
-		out.IncrementalInterval = DefaultIncrementalInterval
-	case strings.EqualFold(iv, SyncNever):
-		out.IncrementalInterval = SyncNever
-	default:
-		d, err := time.ParseDuration(iv)
-		if err != nil {
-			return Settings{}, apperr.Invalid("incrementalInterval", "%q is not a duration: write e.g. \"5m\", \"15m\" or \"never\"", iv)
-		}
-		if d < MinSyncInterval {
-			return Settings{}, apperr.Invalid("incrementalInterval", "%s is too short: at least 1m, or \"never\"", iv)
-		}
-		out.IncrementalInterval = iv
+	if out.IncrementalInterval, err = checkInterval("incrementalInterval", in.IncrementalInterval, DefaultIncrementalInterval, `"5m", "15m"`); err != nil {
+		return Settings{}, err
 	}
 	switch n := in.MissedRunsBeforeDeactivation; {
 	case n == 0:
@@ -231,7 +207,7 @@ func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, erro
 	if in.ValveMinUsers < 0 {
 		return Settings{}, apperr.Invalid("valveMinUsers", "must be 0 or more, not %d", in.ValveMinUsers)
 	}
-	err := sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
+	err = sqltx.Run(ctx, s.db, func(tx *sqlx.Tx) error {
 		before := DefaultSettings()
 		if _, err := kv.Get(ctx, tx, SettingsKey, &before); err != nil {
 			return fmt.Errorf("ldapauth: save settings: %w", err)
@@ -247,4 +223,25 @@ func (s *Service) SaveSettings(ctx context.Context, in Settings) (Settings, erro
 	s.log.Info("ldap settings saved", "registrantsNotFound", out.RegistrantsNotFound, "syncInterval", out.SyncInterval,
 		"valvePercent", out.ValvePercent, "valveMinUsers", out.ValveMinUsers, "syncTimeout", out.SyncTimeout)
 	return out, nil
+}
+
+// checkInterval normalises a schedule interval of field: "" is def, "never"
+// turns it off, anything else a Go duration of at least MinSyncInterval
+// (examples shows a few in the error).
+func checkInterval(field, v, def, examples string) (string, error) {
+	iv := strings.TrimSpace(v)
+	switch {
+	case iv == "":
+		return def, nil
+	case strings.EqualFold(iv, SyncNever):
+		return SyncNever, nil
+	}
+	d, err := time.ParseDuration(iv)
+	if err != nil {
+		return "", apperr.Invalid(field, "%q is not a duration: write e.g. %s or \"never\"", iv, examples)
+	}
+	if d < MinSyncInterval {
+		return "", apperr.Invalid(field, "%s is too short: at least 1m, or \"never\"", iv)
+	}
+	return iv, nil
 }
