@@ -131,6 +131,8 @@ type Run struct {
 	// Missed counts the users not found that wait for the missed-run
 	// threshold, by how many runs in a row have missed them.
 	Missed map[string]int `json:"missed"`
+	// EntriesExamined is how many directory entries the run looked at, by server id.
+	EntriesExamined map[string]int `json:"entriesExamined"`
 }
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
@@ -175,6 +177,10 @@ func (r runRow) run() Run {
 	_ = json.Unmarshal([]byte(r.Tracking), &out.Tracking)
 	out.Missed = map[string]int{}
 	_ = json.Unmarshal([]byte(r.Missed), &out.Missed)
+	out.EntriesExamined = map[string]int{}
+	for id, t := range out.Tracking {
+		out.EntriesExamined[id] = t.Examined
+	}
 	if r.FinishedAt.Valid {
 		t := parseStamp(r.FinishedAt.String)
 		out.FinishedAt = &t

@@ -33,6 +33,7 @@ type Tracking struct {
 	Changed     int    `json:"changed,omitempty"`     // incremental: entries that changed
 	Deleted     int    `json:"deleted,omitempty"`     // incremental: entries gone from the scope
 	Note        string `json:"note,omitempty"`        // what the mode cannot see, or why no state was kept
+	Examined    int    `json:"examined"`              // directory entries the run looked at on this server
 	saved       *ldapauth.TrackingState
 }
 
@@ -95,6 +96,7 @@ func (e *engine) reader(ctx context.Context, conn *ldapauth.Conn, srv ldapauth.S
 			return nil, nil
 		}
 		st := e.inc.saved[srv.ID]
+		e.inc.tracking[srv.ID] = &Tracking{Mode: st.Mode}
 		return func(ctx context.Context, fn func([]*ldapauth.Entry) error) error {
 			ch, err := conn.ReadChanges(ctx, st, fn)
 			if errors.Is(err, ldapauth.ErrTrackingStateRefused) {
@@ -112,10 +114,12 @@ func (e *engine) reader(ctx context.Context, conn *ldapauth.Conn, srv ldapauth.S
 			}
 			e.inc.deleted[srv.ID] = gone
 			e.inc.next[srv.ID] = ch.Next
-			e.inc.tracking[srv.ID] = &Tracking{Mode: ch.Mode, SeesDeletes: ch.SeesDeletes, Changed: ch.Changed, Deleted: len(ch.Deleted), Note: ch.Note}
+			t := e.inc.tracking[srv.ID]
+			t.Mode, t.SeesDeletes, t.Changed, t.Deleted, t.Note = ch.Mode, ch.SeesDeletes, ch.Changed, len(ch.Deleted), ch.Note
 			return nil
 		}, nil
 	}
+	e.inc.tracking[srv.ID] = &Tracking{Mode: srv.ChangeTracking}
 	if srv.ChangeTracking != ldapauth.TrackingNone && !e.req.Simulate {
 		// Taken before the search, so that what changes during it is seen
 		// by the next incremental run.
@@ -124,11 +128,11 @@ func (e *engine) reader(ctx context.Context, conn *ldapauth.Conn, srv ldapauth.S
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			e.inc.tracking[srv.ID] = &Tracking{Mode: srv.ChangeTracking, Note: "no tracking state kept: " + err.Error()}
+			e.inc.tracking[srv.ID].Note = "no tracking state kept: " + err.Error()
 			e.s.log.Warn(fmt.Sprintf("DIRSYNC:: Change tracking of server %d (%s) unavailable: %v", srv.ID, srv.Name, err), "thread", fmt.Sprintf("dirsync-%d", e.runID))
 		} else {
 			e.inc.next[srv.ID] = st
-			e.inc.tracking[srv.ID] = &Tracking{Mode: st.Mode}
+			e.inc.tracking[srv.ID].Mode = st.Mode
 		}
 	}
 	return func(ctx context.Context, fn func([]*ldapauth.Entry) error) error { return conn.SearchAll(ctx, fn) }, nil

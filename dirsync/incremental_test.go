@@ -65,6 +65,9 @@ func TestSyncIncrementalSyncrepl(t *testing.T) {
 			t.Errorf("run %d (simulated %v): %d deactivated, want 2 (the disabled and the deleted person):\n%s", run.ID, run.Simulated, run.Counts.Deactivated, changeText(run))
 		}
 	}
+	if n, all := inc.EntriesExamined[itoa(srv.ID)], full.EntriesExamined[itoa(srv.ID)]; n < 2 || n > 10 || all < 1000 {
+		t.Errorf("entries examined: incremental %d, full %d", n, all)
+	}
 	if changeText(sim) != changeText(inc) {
 		t.Errorf("simulate and real differ:\n%s\n---\n%s", changeText(sim), changeText(inc))
 	}

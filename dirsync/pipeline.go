@@ -139,6 +139,9 @@ func holds(names []string, name string) bool {
 // deactivation.
 func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapauth.Entry) error {
 	set := e.sets[srv.ID]
+	if t := e.inc.tracking[srv.ID]; t != nil {
+		t.Examined += len(entries)
+	}
 	var found []match
 	var dups outcome
 	for _, ent := range entries {
