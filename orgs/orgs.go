@@ -19,6 +19,7 @@ import (
 	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/internal/sqltx"
+	"github.com/authority-server/authority/internal/stmtcache"
 	"github.com/authority-server/authority/users/roles"
 )
 
@@ -63,6 +64,8 @@ func (o Org) UsesLDAP() bool { return o.EffectiveAuthMethod == AuthLDAP }
 type Service struct {
 	DB  *sqlx.DB
 	Now func() time.Time
+
+	reads *stmtcache.Queryer // Get's queries, prepared once
 }
 
 // New returns a Service on db, taking time from now (time.Now when nil).
@@ -70,7 +73,7 @@ func New(db *sqlx.DB, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{DB: db, Now: now}
+	return &Service{DB: db, Now: now, reads: stmtcache.New(db)}
 }
 
 type row struct {
@@ -124,16 +127,47 @@ func LoadTx(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) { return 
 
 func load(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) {
 	var rows []row
-	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT id, name, parent_id, registration_key, auth_method, default_roles, archive_hold_days, created_at FROM orgs ORDER BY id`); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+orgColumns+` FROM orgs ORDER BY id`); err != nil {
 		return nil, fmt.Errorf("orgs: load: %w", err)
 	}
-	var links []struct {
-		OrgID    int64 `db:"org_id"`
-		ServerID int64 `db:"server_id"`
-	}
+	var links []link
 	if err := sqlx.SelectContext(ctx, q, &links, `SELECT org_id, server_id FROM org_ldap_servers ORDER BY org_id, position`); err != nil {
 		return nil, fmt.Errorf("orgs: load servers: %w", err)
 	}
+	return build(rows, links), nil
+}
+
+// orgColumns are the columns of row.
+const orgColumns = `id, name, parent_id, registration_key, auth_method, default_roles, archive_hold_days, created_at`
+
+// link is one row of org_ldap_servers.
+type link struct {
+	OrgID    int64 `db:"org_id"`
+	ServerID int64 `db:"server_id"`
+}
+
+// ancestorsSQL is the org ? and every org above it (UNION, not UNION ALL:
+// the tree has no cycles, but a damaged one would end the walk, not loop).
+const ancestorsSQL = `WITH RECURSIVE chain(id) AS (
+	SELECT ? UNION SELECT o.parent_id FROM orgs o JOIN chain c ON o.id = c.id WHERE o.parent_id IS NOT NULL)`
+
+// loadChain reads org id and its ancestors only: enough to resolve what id
+// inherits, without reading the whole tree (which sign-in would otherwise
+// do for every person).
+func loadChain(ctx context.Context, q sqlx.QueryerContext, id int64) (*Tree, error) {
+	var rows []row
+	if err := sqlx.SelectContext(ctx, q, &rows, ancestorsSQL+` SELECT `+orgColumns+` FROM orgs WHERE id IN (SELECT id FROM chain) ORDER BY id`, id); err != nil {
+		return nil, fmt.Errorf("orgs: load org %d: %w", id, err)
+	}
+	var links []link
+	if err := sqlx.SelectContext(ctx, q, &links, ancestorsSQL+` SELECT org_id, server_id FROM org_ldap_servers WHERE org_id IN (SELECT id FROM chain) ORDER BY org_id, position`, id); err != nil {
+		return nil, fmt.Errorf("orgs: load servers of org %d: %w", id, err)
+	}
+	return build(rows, links), nil
+}
+
+// build makes the tree of rows and resolves inheritance.
+func build(rows []row, links []link) *Tree {
 	t := &Tree{byID: make(map[int64]*Org, len(rows))}
 	raw := make(map[int64]row, len(rows))
 	for _, r := range rows {
@@ -159,7 +193,7 @@ func load(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) {
 	for _, r := range rows {
 		t.sorted = append(t.sorted, *t.byID[r.ID])
 	}
-	return t, nil
+	return t
 }
 
 // resolve walks up from id to find the inherited settings.
@@ -205,12 +239,12 @@ func (s *Service) List(ctx context.Context) ([]Org, error) {
 }
 
 // Get returns one org.
-func (s *Service) Get(ctx context.Context, id int64) (Org, error) { return GetTx(ctx, s.DB, id) }
+func (s *Service) Get(ctx context.Context, id int64) (Org, error) { return GetTx(ctx, s.reads, id) }
 
 // GetTx returns one org with its effective settings, reading through q (a
 // transaction of the caller's, or the database).
 func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (Org, error) {
-	t, err := load(ctx, q)
+	t, err := loadChain(ctx, q, id)
 	if err != nil {
 		return Org{}, err
 	}

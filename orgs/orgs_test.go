@@ -107,7 +107,8 @@ type effective struct {
 }
 
 // checkEffective compares each org's effective settings with want, and
-// checks that orgs.HoldDays, which the deactivation uses, agrees with the Tree.
+// checks that orgs.HoldDays, which the deactivation uses, and Service.Get,
+// which reads only the org and its ancestors, agree with the Tree.
 func (v *env) checkEffective(step string, want map[int64]effective) {
 	v.t.Helper()
 	tr := v.tree()
@@ -126,6 +127,9 @@ func (v *env) checkEffective(step string, want map[int64]effective) {
 		d, err := orgs.HoldDays(v.ctx, v.e.App.DB, id)
 		if err != nil || d != o.ArchiveHoldDays {
 			v.t.Errorf("%s: org %d/%s: HoldDays = %d, %v; the Tree says %d", step, id, o.Name, d, err, o.ArchiveHoldDays)
+		}
+		if g, err := v.orgs.Get(v.ctx, id); err != nil || !reflect.DeepEqual(g, o) {
+			v.t.Errorf("%s: org %d/%s: Get = %+v, %v; the Tree says %+v", step, id, o.Name, g, err, o)
 		}
 	}
 }

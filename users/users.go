@@ -22,6 +22,7 @@ import (
 	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/internal/sqltx"
+	"github.com/authority-server/authority/internal/stmtcache"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users/roles"
 )
@@ -109,7 +110,8 @@ type Service struct {
 	Orgs *orgs.Service
 	Now  func() time.Time
 
-	tokenLifetime atomic.Int64 // a time.Duration; 0: TokenTTL
+	tokenLifetime atomic.Int64       // a time.Duration; 0: TokenTTL
+	reads         *stmtcache.Queryer // the hot reads (sign-in), prepared once
 }
 
 // New returns a Service; now defaults to time.Now.
@@ -117,7 +119,7 @@ func New(db *sqlx.DB, o *orgs.Service, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{DB: db, Orgs: o, Now: now}
+	return &Service{DB: db, Orgs: o, Now: now, reads: stmtcache.New(db)}
 }
 
 const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.title, u.department, u.division,
@@ -211,7 +213,7 @@ func loadRoles(ctx context.Context, q sqlx.QueryerContext, us []User) error {
 }
 
 // Get returns user id.
-func (s *Service) Get(ctx context.Context, id int64) (User, error) { return GetTx(ctx, s.DB, id) }
+func (s *Service) Get(ctx context.Context, id int64) (User, error) { return GetTx(ctx, s.reads, id) }
 
 // GetTx returns user id, reading through q.
 func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (User, error) {
@@ -234,7 +236,7 @@ func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (User, error) {
 // (casefold.Key).
 func (s *Service) ByUsername(ctx context.Context, username string) (User, error) {
 	var u User
-	err := s.DB.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.username_key = ?`, casefold.Key(username))
+	err := sqlx.GetContext(ctx, s.reads, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.username_key = ?`, casefold.Key(username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, apperr.NotFound("no user is named %q", username)
 	}
@@ -242,7 +244,7 @@ func (s *Service) ByUsername(ctx context.Context, username string) (User, error)
 		return User{}, fmt.Errorf("users: by username: %w", err)
 	}
 	us := []User{u}
-	if err := loadRoles(ctx, s.DB, us); err != nil {
+	if err := loadRoles(ctx, s.reads, us); err != nil {
 		return User{}, err
 	}
 	return us[0], nil
