@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,19 +152,36 @@ type link struct {
 const ancestorsSQL = `WITH RECURSIVE chain(id) AS (
 	SELECT ? UNION SELECT o.parent_id FROM orgs o JOIN chain c ON o.id = c.id WHERE o.parent_id IS NOT NULL)`
 
-// loadChain reads org id and its ancestors only: enough to resolve what id
-// inherits, without reading the whole tree (which sign-in would otherwise
-// do for every person).
+// loadChain reads org id and its ancestors only, in one statement: enough
+// to resolve what id inherits, without reading the whole tree (sign-in
+// reads an org per request).
 func loadChain(ctx context.Context, q sqlx.QueryerContext, id int64) (*Tree, error) {
-	var rows []row
-	if err := sqlx.SelectContext(ctx, q, &rows, ancestorsSQL+` SELECT `+orgColumns+` FROM orgs WHERE id IN (SELECT id FROM chain) ORDER BY id`, id); err != nil {
+	var rows []struct {
+		row
+		Servers sql.NullString `db:"server_ids"`
+	}
+	err := sqlx.SelectContext(ctx, q, &rows, ancestorsSQL+` SELECT `+orgColumns+`,
+		(SELECT group_concat(server_id, ',' ORDER BY position) FROM org_ldap_servers WHERE org_id = orgs.id) AS server_ids
+		FROM orgs WHERE id IN (SELECT id FROM chain) ORDER BY id`, id)
+	if err != nil {
 		return nil, fmt.Errorf("orgs: load org %d: %w", id, err)
 	}
+	plain := make([]row, len(rows))
 	var links []link
-	if err := sqlx.SelectContext(ctx, q, &links, ancestorsSQL+` SELECT org_id, server_id FROM org_ldap_servers WHERE org_id IN (SELECT id FROM chain) ORDER BY org_id, position`, id); err != nil {
-		return nil, fmt.Errorf("orgs: load servers of org %d: %w", id, err)
+	for i, r := range rows {
+		plain[i] = r.row
+		for _, f := range strings.Split(r.Servers.String, ",") {
+			if f == "" {
+				continue
+			}
+			sid, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("orgs: load org %d: server id %q: %w", id, f, err)
+			}
+			links = append(links, link{OrgID: r.ID, ServerID: sid})
+		}
 	}
-	return build(rows, links), nil
+	return build(plain, links), nil
 }
 
 // build makes the tree of rows and resolves inheritance.

@@ -20,8 +20,10 @@ import (
 // least one active matter. It is the one definition of "on hold".
 const heldUsersSQL = `SELECT c.user_id FROM legal_hold_custodians c JOIN legal_holds h ON h.id = c.hold_id WHERE h.active = 1`
 
-// onHoldSQL is true for the user u while it is on legal hold.
-const onHoldSQL = `u.id IN (` + heldUsersSQL + `)`
+// onHoldSQL is true for the user u while it is on legal hold (heldUsersSQL
+// for one user: an index lookup per user, where "u.id IN (heldUsersSQL)"
+// read every custodian each time a user was read).
+const onHoldSQL = `EXISTS (SELECT 1 FROM legal_hold_custodians c JOIN legal_holds h ON h.id = c.hold_id WHERE c.user_id = u.id AND h.active = 1)`
 
 // StateTx returns user id's lifecycle state and org, read inside tx.
 func StateTx(ctx context.Context, tx *sqlx.Tx, id int64) (State, int64, error) {

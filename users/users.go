@@ -217,37 +217,54 @@ func (s *Service) Get(ctx context.Context, id int64) (User, error) { return GetT
 
 // GetTx returns user id, reading through q.
 func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (User, error) {
-	var u User
-	err := sqlx.GetContext(ctx, q, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = ?`, id)
+	u, err := one(ctx, q, `u.id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, apperr.NotFound("user %d does not exist", id)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("users: get %d: %w", id, err)
 	}
-	us := []User{u}
-	if err := loadRoles(ctx, q, us); err != nil {
-		return User{}, err
-	}
-	return us[0], nil
+	return u, nil
 }
 
 // ByUsername returns the user with that username, ignoring case
 // (casefold.Key).
 func (s *Service) ByUsername(ctx context.Context, username string) (User, error) {
-	var u User
-	err := sqlx.GetContext(ctx, s.reads, &u, `SELECT `+userColumns+` FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.username_key = ?`, casefold.Key(username))
+	u, err := one(ctx, s.reads, `u.username_key = ?`, casefold.Key(username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, apperr.NotFound("no user is named %q", username)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("users: by username: %w", err)
 	}
-	us := []User{u}
-	if err := loadRoles(ctx, s.reads, us); err != nil {
+	return u, nil
+}
+
+// roleSeparator separates the roles group_concat joins (no role name has
+// a control character: users/roles).
+const roleSeparator = "\x1f"
+
+// one reads the user matching where (one assertion on u, with one
+// argument) and its roles in one statement: sign-in reads a user per
+// request. sql.ErrNoRows when there is none.
+func one(ctx context.Context, q sqlx.QueryerContext, where string, arg any) (User, error) {
+	var r struct {
+		User
+		RoleList sql.NullString `db:"role_list"`
+	}
+	err := sqlx.GetContext(ctx, q, &r, `SELECT `+userColumns+`,
+		(SELECT group_concat(role, char(31) ORDER BY role) FROM user_roles WHERE user_id = u.id) AS role_list
+		FROM users u JOIN orgs o ON o.id = u.org_id WHERE `+where, arg)
+	if err != nil {
 		return User{}, err
 	}
-	return us[0], nil
+	u := r.User
+	u.Roles = []string{}
+	if r.RoleList.String != "" {
+		u.Roles = strings.Split(r.RoleList.String, roleSeparator)
+	}
+	u.StableID = u.LDAPUID
+	return u, nil
 }
 
 // NewUser is what creates a user. Roles empty means the org's default roles.
