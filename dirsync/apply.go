@@ -237,7 +237,7 @@ func (e *engine) outcomeOf(ctx context.Context, fx effects, p *plan) (outcome, e
 			return o, err
 		}
 		if changed {
-			from, to := e.profileDiff(u.Profile, *p.profile)
+			from, to := e.profileDiff(u.Profile.Unpack(), *p.profile)
 			o.line(u, ChangeProfileUpdated, from, to, "")
 			o.history(u, "Updating the profile of")
 		}

@@ -41,14 +41,19 @@ func (e *engine) loadServers(ctx context.Context, scope []orgs.Org) error {
 // loadUsers reads the users of the orgs in scope (users.InScope: a compact
 // record each; the set of users in scope is what a run holds in memory).
 func (e *engine) loadUsers(ctx context.Context) error {
+	var slab []scopeUser // users are allocated in blocks: one allocation per usersBlock users
 	err := e.s.users.InScope(ctx, e.orgIDs, func(su users.ScopeUser) {
-		u := &scopeUser{ScopeUser: su}
+		if len(slab) == cap(slab) {
+			slab = make([]scopeUser, 0, usersBlock)
+		}
+		slab = append(slab, scopeUser{ScopeUser: su})
+		u := &slab[len(slab)-1]
 		e.users = append(e.users, u)
 		key := casefold.Key(u.Username)
-		e.byName[key] = append(e.byName[key], u)
+		e.byName.add(key, u)
 		if u.LDAPUID != "" && u.LDAPServerID != 0 {
 			k := strings.ToLower(u.LDAPUID)
-			e.byUID[k] = append(e.byUID[k], u)
+			e.byUID.add(k, u)
 		}
 		e.orgs[u.OrgID].Users++
 		e.total.Users++
@@ -58,6 +63,9 @@ func (e *engine) loadUsers(ctx context.Context) error {
 	}
 	return nil
 }
+
+// usersBlock is how many users in scope loadUsers allocates at once.
+const usersBlock = 1024
 
 // waitUsers waits for the users in scope to be loaded.
 func (e *engine) waitUsers() error {

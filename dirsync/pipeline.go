@@ -112,7 +112,7 @@ func (e *engine) byStableID(srv int64, uid string) *scopeUser {
 		return nil
 	}
 	var found *scopeUser
-	for _, u := range e.byUID[strings.ToLower(uid)] {
+	for u := range e.byUID.all(strings.ToLower(uid)) {
 		if u.LDAPServerID != srv || !e.serves[u.OrgID][srv] {
 			continue
 		}
@@ -178,7 +178,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 			continue
 		}
 		for _, name := range person.Usernames {
-			for _, u := range e.byName[casefold.Key(name)] {
+			for u := range e.byName.all(casefold.Key(name)) {
 				if !e.serves[u.OrgID][srv.ID] {
 					continue
 				}

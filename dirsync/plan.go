@@ -72,15 +72,16 @@ func (e *engine) plan(srv ldapauth.Server, set *script.Set, m match, have []stri
 		p.added, p.removed = e.mapping.Diff(have, p.wanted)
 		p.setRoles = len(p.added)+len(p.removed) > 0
 	}
-	now, bad := u.Profile.Overlay(directoryProfile(m))
+	stored := u.Profile.Unpack()
+	now, bad := stored.Overlay(directoryProfile(m))
 	for _, err := range bad {
 		p.warnings = append(p.warnings, fmt.Sprintf("the directory's value is not taken, the stored one is kept: %v", err))
 	}
 	if srv.ManagerAttribute != "" {
 		// The manager is resolved once every entry is seen (resolveProfiles):
 		// people may come before their manager.
-		u.pending = &pendingProfile{profile: now, managerDN: m.person.Profile.ManagerDN, serverID: srv.ID}
-	} else if !now.Equal(u.Profile) {
+		u.pending = &pendingProfile{profile: users.PackProfile(now), managerDN: m.person.Profile.ManagerDN, serverID: srv.ID}
+	} else if !now.Equal(stored) {
 		p.profile = &now
 	}
 	p.identity = u.LDAPServerID != srv.ID || u.LDAPDN != m.dn || u.LDAPUID != m.person.UID

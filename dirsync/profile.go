@@ -11,7 +11,7 @@ import (
 // pendingProfile is a user's profile as its entry has it, waiting for the
 // manager's DN to be resolved once every entry of the run has been seen.
 type pendingProfile struct {
-	profile   users.Profile
+	profile   users.PackedProfile // packed: every user found may wait here until the run's end
 	managerDN string // "": the entry has none, the stored manager stays
 	serverID  int64
 }
@@ -69,7 +69,7 @@ func (e *engine) resolveProfiles(ctx context.Context) error {
 	}
 	var plans []*plan
 	for _, u := range pend {
-		now := u.pending.profile
+		now := u.pending.profile.Unpack()
 		if dn := u.pending.managerDN; dn != "" {
 			now.ManagerID = idx.Resolve(u.pending.serverID, dn)
 			if now.ManagerID != nil && *now.ManagerID == u.ID {
@@ -77,7 +77,7 @@ func (e *engine) resolveProfiles(ctx context.Context) error {
 			}
 		}
 		u.pending = nil
-		if !now.Equal(u.Profile) {
+		if !now.Equal(u.Profile.Unpack()) {
 			plans = append(plans, &plan{u: u, profile: &now})
 		}
 	}

@@ -49,8 +49,8 @@ type engine struct {
 	sets     map[int64]*script.Set
 	serves   map[int64]map[int64]bool // org id → server ids of the org
 	users    []*scopeUser
-	byName   map[string][]*scopeUser // casefold.Key of the username (several only for names an earlier version let differ in case)
-	byUID    map[string][]*scopeUser // the stable id (lower case) of the entry each user matched last
+	byName   userIndex // casefold.Key of the username (several only for names an earlier version let differ in case)
+	byUID    userIndex // the stable id (lower case) of the entry each user matched last
 	mapping  roles.Mapping
 	orgs     map[int64]*Counts
 	total    Counts
@@ -80,7 +80,7 @@ type engine struct {
 // it is then recorded as cancelled.
 func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time.Time) {
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
-		serves: map[int64]map[int64]bool{}, byName: map[string][]*scopeUser{}, byUID: map[string][]*scopeUser{}, sets: map[int64]*script.Set{},
+		serves: map[int64]map[int64]bool{}, byName: newUserIndex(), byUID: newUserIndex(), sets: map[int64]*script.Set{},
 		runner: script.NewRunner(s.scriptLimit)}
 	e.inc.mode = ModeFull
 	bg := context.WithoutCancel(ctx)

@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"github.com/jmoiron/sqlx"
 
@@ -17,7 +18,9 @@ type ScopeUser struct {
 	Username string
 	OrgID    int64
 	State    State
-	Profile  Profile
+	// Profile is the stored profile, packed (a run holds every user in
+	// scope: Unpack it where it is compared).
+	Profile PackedProfile
 	// The directory entry it matched last: server (0 for none), DN and stable id.
 	LDAPServerID    int64
 	LDAPDN, LDAPUID string
@@ -60,13 +63,17 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 	defer rows.Close()
 	for rows.Next() {
 		var u ScopeUser
+		var p Profile
 		var hasPassword bool
-		if err := rows.Scan(&u.ID, &u.Username, &u.OrgID, &u.State.Status, &u.State.Reason, &u.State.Pending,
-			&u.Profile.Email, &u.Profile.FirstName, &u.Profile.LastName, &u.Profile.Title, &u.Profile.Department,
-			&u.Profile.Division, &u.Profile.EmployeeType, &u.Profile.EmployeeNumber, &u.Profile.City, &u.Profile.State,
-			&u.Profile.Country, &u.Profile.ManagerID, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword, &u.Misses); err != nil {
+		var status, reason, pending sql.RawBytes
+		if err := rows.Scan(&u.ID, &u.Username, &u.OrgID, &status, &reason, &pending,
+			&p.Email, &p.FirstName, &p.LastName, &p.Title, &p.Department,
+			&p.Division, &p.EmployeeType, &p.EmployeeNumber, &p.City, &p.State,
+			&p.Country, &p.ManagerID, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword, &u.Misses); err != nil {
 			return fmt.Errorf("users: the users in scope: %w", err)
 		}
+		u.State.Status, u.State.Reason, u.State.Pending = Status(intern(status)), Reason(intern(reason)), Reason(intern(pending))
+		u.Profile = PackProfile(p)
 		u.State.OnHold = held[u.ID]
 		u.Protected = casefold.Equal(u.Username, BuiltinAdmin) && admins[u.ID] && hasPassword && u.LDAPDN == ""
 		fn(u)
@@ -92,4 +99,24 @@ func (s *Service) SetMissesTx(ctx context.Context, tx *sqlx.Tx, n int, ids []int
 		}
 	}
 	return nil
+}
+
+// knownWords are the statuses and reasons, so that a run's users share
+// them instead of holding a copy each.
+var knownWords = func() map[string]string {
+	m := map[string]string{}
+	for _, w := range []string{string(StatusActive), string(StatusBlocked), string(StatusDeactivated),
+		string(ReasonAdmin), string(ReasonDirsync), string(ReasonLegalHold), string(ReasonProvisioning)} {
+		m[w] = w
+	}
+	return m
+}()
+
+// intern returns b as a string, shared with every equal one when it is a
+// known status or reason.
+func intern(b []byte) string {
+	if w, ok := knownWords[string(b)]; ok { // no allocation for the lookup
+		return w
+	}
+	return string(b)
 }
