@@ -12,16 +12,19 @@ import (
 	"github.com/authority-server/authority/users"
 )
 
-// rolesByNestedGroup gives All Org Admin to members of group C, directly or
-// through other groups; memberOfAll undefined (nested groups off): no roles.
-const rolesByNestedGroup = `function(entry) {
+// rolesByNestedGroup gives All Org Admin to members of the group whose CN
+// is top, directly or through other groups; memberOfAll undefined (nested
+// groups off): no roles.
+func rolesByNestedGroup(top string) string {
+	return `function(entry) {
 	var groups = entry.memberOfAll;
 	if (groups === undefined) { return null; }
 	for (var i = 0; i < groups.length; i++) {
-		if (groups[i].toLowerCase().indexOf("cn=c,") == 0) { return ["All Org Admin"]; }
+		if (groups[i].toLowerCase().indexOf("cn=` + top + `,") == 0) { return ["All Org Admin"]; }
 	}
 	return [];
 }`
+}
 
 // entryUUID reads the entryUUID of dn from slapd.
 func entryUUID(t *testing.T, s *testenv.Slapd, dn string) string {
@@ -58,7 +61,7 @@ func TestSyncNestedGroupsSlapd(t *testing.T) {
 		}
 	}
 	in := slapdInput(sl)
-	in.PageSize, in.RoleNameScript = ptr(2), ptr(rolesByNestedGroup)
+	in.PageSize, in.RoleNameScript = ptr(2), ptr(rolesByNestedGroup("c"))
 	in.NestedGroups, in.StableIDAttribute = ptr(true), ptr(ldapauth.StableIDEntryUUID)
 	srv := e.server(in)
 	if !srv.NestedGroups || srv.StableIDAttribute != ldapauth.StableIDEntryUUID || !slices.Contains(srv.Fetched, "memberOf") {
@@ -107,5 +110,28 @@ func TestSyncNestedGroupsSlapd(t *testing.T) {
 	}
 	if r := e.user(ids["alice"]).Roles; slices.Contains(r, "All Org Admin") {
 		t.Errorf("alice with nested groups off: roles %v, want none from memberOfAll", r)
+	}
+}
+
+// TestSyncNestedGroupsSambaAD: a DIRSYNC run against a real Active Directory
+// (Samba) with nestedGroups on: alice (Engineers, in R&D, in All Staff) and
+// bob (Sales, in All Staff) get the role for All Staff, carol (Contractors)
+// does not.
+func TestSyncNestedGroupsSambaAD(t *testing.T) {
+	e := start(t)
+	s := testenv.StartSambaAD(t, testenv.SambaOptions{})
+	srv := e.server(ldapauth.ServerInput{Name: ptr("ad"), URL: ptr(s.URL), BindDN: ptr(s.BindUPN), BindPassword: ptr(s.BindPassword),
+		SearchFilter: ptr(slapdFilter), PageSize: ptr(5), TimeoutSeconds: ptr(30), RoleNameScript: ptr(rolesByNestedGroup("all staff")),
+		NestedGroups: ptr(true)})
+	org := e.ldapOrg("Corp", srv.ID)
+	ids := e.users(org.ID, "alice", "bob", "carol")
+	run := e.sync(dirsync.Request{})
+	if run.Status != dirsync.StatusOK {
+		t.Fatalf("run: %+v", run)
+	}
+	for name, want := range map[string]bool{"alice": true, "bob": true, "carol": false} {
+		if got := slices.Contains(e.user(ids[name]).Roles, "All Org Admin"); got != want {
+			t.Errorf("%s: All Org Admin %v, want %v (roles %v)\n%s", name, got, want, e.user(ids[name]).Roles, changeText(run))
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/testenv"
 )
@@ -213,5 +215,39 @@ func TestStableIDAttributeValidation(t *testing.T) {
 	e, ok := apperr.As(Validate(s))
 	if !ok || e.Field != "stableIdAttribute" || !strings.Contains(e.Error(), "auto, objectGUID, entryUUID, nsUniqueId or ipaUniqueID") {
 		t.Errorf("uid: %v, want an error naming stableIdAttribute and the allowed values", e)
+	}
+}
+
+// Against a real Active Directory (Samba): alice is in Engineers, a member
+// of R&D, a member of All Staff; with a cycle added (All Staff a member of
+// Engineers) the expansion still ends. The group search runs from the
+// domain root (continuation references ignored) in pages of 5.
+func TestNestedGroupsSambaAD(t *testing.T) {
+	s := testenv.StartSambaAD(t, testenv.SambaOptions{})
+	ctx := testCtx(t)
+	admin, err := s.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ldap.NewModifyRequest(testenv.SambaGroupDN("Engineers"), nil)
+	m.Add("member", []string{testenv.SambaGroupDN("All Staff")})
+	err = admin.Modify(m)
+	admin.Close()
+	if err != nil {
+		t.Fatalf("make the cycle All Staff → Engineers: %v", err)
+	}
+	srv := sambaServer(s)
+	srv.NestedGroups, srv.PageSize = true, 5
+	nested := `function(entry) { return entry.memberOfAll.map(function(g) { return g.split(",")[0]; }); }`
+	res, err := TryScript(ctx, srv, KindRoleName, nested, "", "alice")
+	if err != nil || res.Error != "" {
+		t.Fatalf("TryScript: %+v %v", res, err)
+	}
+	if got := strings.Join(res.Result.([]string), "|"); got != "CN=Engineers|CN=All Staff|CN=R&D" {
+		t.Errorf("alice's memberOfAll: %q, want Engineers, then All Staff and R&D", got)
+	}
+	res, err = TryScript(ctx, srv, KindRoleName, nested, "", "carol")
+	if err != nil || res.Error != "" || strings.Join(res.Result.([]string), "|") != "CN=Contractors" {
+		t.Errorf("carol: %+v %v", res, err)
 	}
 }
