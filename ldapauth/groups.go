@@ -166,8 +166,8 @@ func (c *Conn) readRange(ctx context.Context, dn, attr string) ([]string, string
 // on (a cycle of groups ends where it started). DNs compare
 // case-insensitively, as parsed DNs; each group appears once, spelled as its
 // group entry spells it (a memberOf value outside the base as it is). The
-// direct groups come first, in memberOf order, then the others sorted. The
-// result is never nil.
+// direct groups come first, in memberOf order, then the others in the order
+// of their canonical DNs. The result is never nil.
 func (g *GroupIndex) Expand(memberOf []string, dn string) []string {
 	out := []string{}
 	seen := map[string]bool{}
@@ -194,17 +194,20 @@ func (g *GroupIndex) Expand(memberOf []string, dn string) []string {
 	for _, key := range g.parents[canonicalDN(dn)] {
 		addDirect(key, g.names[key])
 	}
-	var inherited []string
+	var inherited []string // canonical DNs
 	for _, key := range direct {
 		for _, up := range g.above(key) {
 			if !seen[up] {
 				seen[up] = true
-				inherited = append(inherited, g.names[up])
+				inherited = append(inherited, up)
 			}
 		}
 	}
-	sort.Slice(inherited, func(i, j int) bool { return strings.ToLower(inherited[i]) < strings.ToLower(inherited[j]) })
-	return append(out, inherited...)
+	sort.Strings(inherited)
+	for _, key := range inherited {
+		out = append(out, g.names[key])
+	}
+	return out
 }
 
 // above returns the canonical DNs of every group group (canonical) is in,
@@ -300,6 +303,14 @@ func canonicalDN(dn string) string {
 	if dn == "" {
 		return ""
 	}
+	if c, ok := plainCanonicalDN(dn); ok {
+		return c
+	}
+	return parsedCanonicalDN(dn)
+}
+
+// parsedCanonicalDN is canonicalDN through go-ldap's DN parser.
+func parsedCanonicalDN(dn string) string {
 	p, err := ldap.ParseDN(dn)
 	if err != nil {
 		return strings.ToLower(dn)
@@ -317,6 +328,33 @@ func canonicalDN(dn string) string {
 		b.WriteString(strings.Join(parts, "+"))
 	}
 	return b.String()
+}
+
+// plainCanonicalDN is canonicalDN without parsing for the common DN with
+// no escapes, quotes, multi-valued RDNs or other special characters (each
+// RDN exactly one type=value): the same result, several times faster (a
+// DIRSYNC run canonicalizes every member and memberOf value). ok is false
+// when dn needs the parser.
+func plainCanonicalDN(dn string) (string, bool) {
+	if strings.ContainsAny(dn, "\\\"+#;<>") {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(len(dn))
+	for i, rdn := range strings.Split(dn, ",") {
+		typ, val, ok := strings.Cut(rdn, "=")
+		typ, val = strings.TrimSpace(typ), strings.TrimSpace(val)
+		if !ok || typ == "" || val == "" || strings.Contains(val, "=") || !isKeychars(typ) {
+			return "", false
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strings.ToLower(typ))
+		b.WriteByte('=')
+		b.WriteString(strings.ToLower(val))
+	}
+	return b.String(), true
 }
 
 func containsString(list []string, s string) bool {

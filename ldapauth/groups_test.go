@@ -49,6 +49,22 @@ func TestGroupIndexExpand(t *testing.T) {
 	if got := none.Expand([]string{"cn=A,dc=x", "CN=a, DC=X"}, "cn=p,dc=x"); !reflect.DeepEqual(got, []string{"cn=A,dc=x"}) {
 		t.Errorf("nil index: %v", got)
 	}
+	// The fast path gives what the parser gives.
+	for _, dn := range []string{"cn=A,ou=Groups,dc=x", "CN=Alice Smith, OU=People , DC=Example,DC=com", "cn=Zoë Żak,dc=x", "uid=a-b_c,dc=x",
+		"cn=R&D,ou=Groups,dc=x", "cn=a b,dc=x"} {
+		fast, ok := plainCanonicalDN(dn)
+		if slow := parsedCanonicalDN(dn); !ok || fast != slow {
+			t.Errorf("%q: fast %q (%v), parsed %q", dn, fast, ok, slow)
+		}
+	}
+	for _, dn := range []string{`cn=a\,b,dc=x`, "cn=a+sn=b,dc=x", `cn="q",dc=x`, "2.5.4.3=a,dc=x", "cn=a=b,dc=x", "cn=,dc=x", "cn=a,,dc=x"} {
+		if _, ok := plainCanonicalDN(dn); ok {
+			t.Errorf("%q took the fast path", dn)
+		}
+	}
+	if canonicalDN(`CN=Smith\, John,DC=x`) != canonicalDN(`cn=smith\2c john, dc=X`) {
+		t.Errorf("escaped commas: %q vs %q", canonicalDN(`CN=Smith\, John,DC=x`), canonicalDN(`cn=smith\2c john, dc=X`))
+	}
 	for opt, want := range map[string]int{"range=0-1499": 1500, "range=1500-*": -1, "": -1, "x;range=10-19": 20} {
 		n, more := nextRange(opt)
 		if (want < 0 && more) || (want >= 0 && (!more || n != want)) {
