@@ -267,3 +267,19 @@ func TestNestedGroupsSambaAD(t *testing.T) {
 		t.Errorf("carol: %+v %v", res, err)
 	}
 }
+
+// glauth (the demo directory) has no group entries the group search finds,
+// only the memberOf it generates: memberOfAll is then memberOf, and the
+// group search is no error.
+func TestNestedGroupsGlauth(t *testing.T) {
+	users, groups := testenv.DemoDirectory()
+	g := testenv.StartGlauth(t, users, groups...)
+	srv := glauthServer(g)
+	srv.NestedGroups = true
+	ctx := testCtx(t)
+	same := `function(entry) { return [String(JSON.stringify(entry.memberOfAll) === JSON.stringify(entry.memberOf || []))]; }`
+	res, err := TryScript(ctx, srv, KindRoleName, same, "", "alice")
+	if err != nil || res.Error != "" || strings.Join(res.Result.([]string), "") != "true" {
+		t.Errorf("alice on glauth: %+v %v, want memberOfAll = memberOf", res, err)
+	}
+}
