@@ -32,6 +32,14 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 	if err != nil || read == nil {
 		return err // nil, nil: this server is skipped (change tracking "none" in an incremental run)
 	}
+	var groups *ldapauth.GroupIndex
+	if srv.NestedGroups {
+		// Once per server and run, before the people: every entry's
+		// memberOfAll is expanded through it.
+		if groups, err = conn.LoadGroups(ctx); err != nil {
+			return fmt.Errorf("nested groups of LDAP server %d (%s, %s): %w", srv.ID, srv.Name, srv.URL, err)
+		}
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	queue := make(chan []*ldapauth.Entry, pagesAhead)
@@ -59,6 +67,11 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 				continue
 			}
 			tp := time.Now()
+			if groups != nil {
+				for _, ent := range page {
+					groups.Apply(ent)
+				}
+			}
 			if err := e.page(ctx, srv, page); err != nil {
 				perr = err
 				cancel()

@@ -8,18 +8,16 @@ import (
 	"github.com/authority-server/authority/ldapauth/script"
 )
 
-// identityAttributes are the stable ids the product reads (operational on
-// OpenLDAP; objectGUID is AD's).
-var identityAttributes = []string{"entryUUID", "objectGUID"}
-
 // SearchAttributes returns the attributes the sync search and the sign-in
 // search of s ask for. When the scripts name every attribute they read
 // (entry.x, entry["x"]: see script.Program.Attributes) that is only what
 // is needed: the username attribute, the email, name and profile mapping,
-// the stable ids, and what the scripts read. Otherwise, or when a script
-// does not compile, it is every user attribute ("*") plus memberOf, the
-// stable ids and the mapped attributes by name. Either way a script can
-// never read an attribute that was not fetched.
+// the stable ids (StableIDAttributes), and what the scripts read. Otherwise,
+// or when a script does not compile, it is every user attribute ("*") plus
+// memberOf, the stable ids and the mapped attributes by name. Either way a
+// script can never read an attribute that was not fetched. entry.memberOfAll
+// is no directory attribute and is never asked for: with NestedGroups on,
+// memberOf is asked for instead (memberOfAll is computed from it).
 func (s Server) SearchAttributes() []string {
 	names, all := scriptAttributes(s)
 	var out []string
@@ -33,11 +31,19 @@ func (s Server) SearchAttributes() []string {
 		}
 	}
 	if all {
-		add(searchAttributes...)
-	} else {
-		add(identityAttributes...)
+		add("*", "memberOf")
+	}
+	add(s.StableIDAttributes()...)
+	if !all {
 		add(s.UsernameAttribute())
-		add(names...)
+		for _, n := range names {
+			if !strings.EqualFold(n, MemberOfAll) {
+				add(n)
+			}
+		}
+	}
+	if s.NestedGroups {
+		add("memberOf")
 	}
 	add(orDefault(s.EmailAttribute, DefaultEmailAttribute), orDefault(s.FirstNameAttribute, DefaultFirstNameAttr),
 		orDefault(s.LastNameAttribute, DefaultLastNameAttr))

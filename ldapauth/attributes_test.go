@@ -15,10 +15,30 @@ func TestSearchAttributes(t *testing.T) {
 	srv := Server{SearchFilter: "(&(objectClass=user)(sAMAccountName=%u))", EmailAttribute: "mail", ActiveScript: script.ExampleActiveDisabled,
 		RoleNameScript: script.ExampleRolesByGroup}
 	srv.ProfileMapping.TitleAttribute = "title"
-	want := []string{"entryUUID", "objectGUID", "sAMAccountName", "memberOf", "userAccountControl", "mail", "givenName", "sn", "title"}
+	want := []string{"objectGUID", "entryUUID", "nsUniqueId", "ipaUniqueID", "sAMAccountName", "memberOf", "userAccountControl", "mail", "givenName", "sn", "title"}
 	if got := srv.SearchAttributes(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("SearchAttributes() = %v, want %v", got, want)
 	}
+	// An explicit stable id attribute is the only one asked for.
+	srv.StableIDAttribute = StableIDEntryUUID
+	want = []string{"entryUUID", "sAMAccountName", "memberOf", "userAccountControl", "mail", "givenName", "sn", "title"}
+	if got := srv.SearchAttributes(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("SearchAttributes() with entryUUID = %v, want %v", got, want)
+	}
+	// memberOfAll is computed: never asked for; with nested groups on, a
+	// script reading it makes the search ask for memberOf.
+	nested := Server{SearchFilter: "(uid=%u)", StableIDAttribute: StableIDNsUniqueID, EmailAttribute: "mail",
+		ActiveScript: `function(e) { return e.memberOfAll.length > 0; }`}
+	want = []string{"nsUniqueId", "uid", "mail", "givenName", "sn"}
+	if got := nested.SearchAttributes(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("SearchAttributes() reading memberOfAll, nested groups off = %v, want %v", got, want)
+	}
+	nested.NestedGroups = true
+	want = []string{"nsUniqueId", "uid", "memberOf", "mail", "givenName", "sn"}
+	if got := nested.SearchAttributes(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("SearchAttributes() reading memberOfAll, nested groups on = %v, want %v", got, want)
+	}
+	srv.StableIDAttribute = ""
 	srv.OrgNameScript = `function(e) { var k = "depart" + "ment"; return e[k]; }`
 	if got := srv.SearchAttributes(); got[0] != "*" {
 		t.Fatalf("with a computed name: %v, want every attribute", got)

@@ -34,10 +34,13 @@ const ldapTimeoutMargin = 5 * time.Second
 // maxReferralHops bounds how far followed referrals are chased.
 const maxReferralHops = 3
 
-// searchAttributes are requested by every search: all user attributes plus
-// the operational ones the product uses (memberOf and entryUUID are
-// operational on OpenLDAP; objectGUID is AD's stable id).
-var searchAttributes = []string{"*", "memberOf", "entryUUID", "objectGUID"}
+// everyAttribute is what a read of one whole entry asks for: all user
+// attributes plus the operational ones the product uses (memberOf and
+// entryUUID are operational on OpenLDAP, nsUniqueId on 389 DS) and the
+// server's stable id attributes.
+func everyAttribute(srv Server) []string {
+	return append([]string{"*", "memberOf"}, srv.StableIDAttributes()...)
+}
 
 // Conn is a connection to one LDAP server, bound as the service account
 // (or anonymously). It is not safe for concurrent use. A Conn whose

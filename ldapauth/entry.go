@@ -63,8 +63,9 @@ type Person struct {
 	Email     string // first value of the email attribute
 	FirstName string
 	LastName  string
-	// UID is the stable id: objectGUID (as a GUID string) or entryUUID; ""
-	// when the directory has neither.
+	// UID is the stable id, from the server's StableIDAttribute (auto:
+	// objectGUID as a GUID string, else entryUUID, nsUniqueId, ipaUniqueID);
+	// "" when the entry has none of them.
 	UID string
 	// Profile is the profile attributes of the server's ProfileMapping.
 	Profile PersonProfile
@@ -104,11 +105,7 @@ func (s Server) Person(e *Entry) Person {
 	p.LastName = strings.TrimSpace(e.First(orDefault(s.LastNameAttribute, DefaultLastNameAttr)))
 	p.Profile = s.personProfile(e)
 	p.emailIsUsername = ua != "" && strings.EqualFold(ua, orDefault(s.EmailAttribute, DefaultEmailAttribute))
-	if g := e.First("objectGUID"); g != "" {
-		p.UID = g
-	} else {
-		p.UID = e.First("entryUUID")
-	}
+	p.UID = s.stableID(e)
 	return p
 }
 
@@ -124,7 +121,8 @@ func orDefault(s, def string) string {
 func decodeEntry(le *ldap.Entry, extra []string) *Entry {
 	e := &Entry{DN: le.DN, Attrs: make(map[string][]string, len(le.Attributes))}
 	for _, a := range le.Attributes {
-		if a == nil || script.IsSensitive(a.Name, extra) {
+		if a == nil || script.IsSensitive(a.Name, extra) || strings.EqualFold(a.Name, MemberOfAll) {
+			// memberOfAll is computed (NestedGroups), never the directory's.
 			continue
 		}
 		var vals []string

@@ -63,6 +63,13 @@ type Server struct {
 	// (default), TrackingSyncrepl, TrackingDirSync, TrackingUSN,
 	// TrackingTimestamp or TrackingNone (docs/rules.md section 6.1).
 	ChangeTracking string `json:"changeTracking"`
+	// StableIDAttribute is the attribute the stable id (Person.UID) comes
+	// from: StableIDAuto (default: objectGUID, entryUUID, nsUniqueId,
+	// ipaUniqueID, the first the entry has) or one of them alone.
+	StableIDAttribute string `json:"stableIdAttribute"`
+	// NestedGroups gives scripts entry.memberOfAll: every group the entry is
+	// in, directly or through other groups (see GroupIndex).
+	NestedGroups bool `json:"nestedGroups"`
 	// Fetched is what the searches ask the directory for (SearchAttributes;
 	// read-only, shown on the server page).
 	Fetched []string `json:"searchAttributes"`

@@ -79,6 +79,8 @@ type serverRow struct {
 	RoleNameScript      string `db:"role_name_script"`
 	SensitiveAttributes string `db:"sensitive_attributes"`
 	ChangeTracking      string `db:"change_tracking"`
+	StableIDAttribute   string `db:"stable_id_attribute"`
+	NestedGroups        bool   `db:"nested_groups"`
 	ProfileMapping
 }
 
@@ -86,7 +88,8 @@ const serverColumns = `id, name, url, start_tls, ca_certificate, allow_unsafe_ce
 	bind_password_sealed, search_filter, email_attribute, first_name_attribute, last_name_attribute,
 	timeout_seconds, page_size, follow_referrals, active_script, org_name_script, role_name_script,
 	sensitive_attributes, title_attribute, department_attribute, division_attribute, employee_type_attribute,
-	manager_attribute, city_attribute, state_attribute, country_attribute, change_tracking`
+	manager_attribute, city_attribute, state_attribute, country_attribute, change_tracking, stable_id_attribute,
+	nested_groups`
 
 func (s *Service) fromRow(r serverRow) (Server, error) {
 	srv := Server{
@@ -97,6 +100,7 @@ func (s *Service) fromRow(r serverRow) (Server, error) {
 		TimeoutSeconds: r.TimeoutSeconds, PageSize: r.PageSize, FollowReferrals: r.FollowReferrals,
 		ActiveScript: r.ActiveScript, OrgNameScript: r.OrgNameScript, RoleNameScript: r.RoleNameScript,
 		SensitiveAttributes: []string{}, ProfileMapping: r.ProfileMapping, ChangeTracking: r.ChangeTracking,
+		StableIDAttribute: r.StableIDAttribute, NestedGroups: r.NestedGroups,
 	}
 	if r.SensitiveAttributes != "" {
 		if err := json.Unmarshal([]byte(r.SensitiveAttributes), &srv.SensitiveAttributes); err != nil {
@@ -178,6 +182,8 @@ type ServerInput struct {
 	RoleNameScript      *string   `json:"roleNameScript"`
 	SensitiveAttributes *[]string `json:"sensitiveAttributes"`
 	ChangeTracking      *string   `json:"changeTracking"`
+	StableIDAttribute   *string   `json:"stableIdAttribute"`
+	NestedGroups        *bool     `json:"nestedGroups"`
 	ProfileMappingInput
 
 	ID              *int64 `json:"id,omitempty"`
@@ -196,6 +202,7 @@ func InputOf(srv Server) ServerInput {
 		TimeoutSeconds: &srv.TimeoutSeconds, PageSize: &srv.PageSize, FollowReferrals: &srv.FollowReferrals,
 		ActiveScript: &srv.ActiveScript, OrgNameScript: &srv.OrgNameScript, RoleNameScript: &srv.RoleNameScript,
 		SensitiveAttributes: &sens, ProfileMappingInput: srv.ProfileMapping.inputOf(), ChangeTracking: &srv.ChangeTracking,
+		StableIDAttribute: &srv.StableIDAttribute, NestedGroups: &srv.NestedGroups,
 	}
 }
 
@@ -239,6 +246,8 @@ func (in ServerInput) apply(srv *Server) {
 	}
 	in.ProfileMappingInput.apply(&srv.ProfileMapping)
 	set(&srv.ChangeTracking, in.ChangeTracking)
+	set(&srv.StableIDAttribute, in.StableIDAttribute)
+	setB(&srv.NestedGroups, in.NestedGroups)
 }
 
 // Create validates and stores a new server. Unset fields take their
@@ -276,7 +285,8 @@ func (s *Service) Create(ctx context.Context, in ServerInput) (Server, error) {
 		if id, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET change_tracking = ? WHERE id = ?`, srv.ChangeTracking, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET change_tracking = ?, stable_id_attribute = ?, nested_groups = ? WHERE id = ?`,
+			srv.ChangeTracking, srv.StableIDAttribute, srv.NestedGroups, id); err != nil {
 			return fmt.Errorf("ldapauth: create server: %w", err)
 		}
 		srv.ID, srv.HasBindPassword = id, srv.BindPassword != ""
@@ -379,7 +389,7 @@ func newServerDefaults() Server {
 	return Server{
 		EmailAttribute: DefaultEmailAttribute, FirstNameAttribute: DefaultFirstNameAttr, LastNameAttribute: DefaultLastNameAttr,
 		TimeoutSeconds: DefaultTimeoutSeconds, PageSize: DefaultPageSize, ActiveScript: DefaultActiveScript,
-		SensitiveAttributes: []string{}, ChangeTracking: TrackingAuto,
+		SensitiveAttributes: []string{}, ChangeTracking: TrackingAuto, StableIDAttribute: StableIDAuto,
 	}
 }
 
@@ -420,7 +430,8 @@ func (s *Service) Update(ctx context.Context, id int64, in ServerInput) (Server,
 			srv.ManagerAttribute, srv.CityAttribute, srv.StateAttribute, srv.CountryAttribute, s.Now().UTC().Format(time.RFC3339), id); err != nil {
 			return fmt.Errorf("ldapauth: update server %d: %w", id, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET change_tracking = ? WHERE id = ?`, srv.ChangeTracking, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE ldap_servers SET change_tracking = ?, stable_id_attribute = ?, nested_groups = ? WHERE id = ?`,
+			srv.ChangeTracking, srv.StableIDAttribute, srv.NestedGroups, id); err != nil {
 			return fmt.Errorf("ldapauth: update server %d: %w", id, err)
 		}
 		if in.BindPassword != nil || dropped {

@@ -132,6 +132,13 @@ func Preview(ctx context.Context, srv Server, search string, page, pageSize int)
 	if err != nil {
 		return out, err
 	}
+	shownEntries := make([]*Entry, 0, len(rows))
+	for _, r := range rows {
+		shownEntries = append(shownEntries, r.e)
+	}
+	if err := c.applyNested(ctx, shownEntries...); err != nil {
+		return out, err
+	}
 	runner := script.NewRunner(script.DefaultLimit, script.WithSensitive(srv.SensitiveAttributes...))
 	for _, r := range rows {
 		pe := PreviewEntry{DN: r.e.DN, Username: r.username, Email: r.p.EmailFor(r.username),
@@ -243,6 +250,9 @@ func TryScript(ctx context.Context, srv Server, kind, source, dn, username strin
 		res.Username = username
 	}
 	res.DN = e.DN
+	if err := c.applyNested(ctx, e); err != nil {
+		return res, err
+	}
 	runner := script.NewRunner(script.DefaultLimit, script.WithSensitive(srv.SensitiveAttributes...))
 	var v any
 	switch kind {
@@ -274,7 +284,7 @@ func TryScript(ctx context.Context, srv Server, kind, source, dn, username strin
 // an apperr NotFound error.
 func (c *Conn) readEntry(ctx context.Context, dn string) (*Entry, error) {
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, int(c.timeout.Seconds()), false,
-		"(objectClass=*)", searchAttributes, nil)
+		"(objectClass=*)", everyAttribute(c.srv), nil)
 	var res *ldap.SearchResult
 	err := c.op(ctx, func() (err error) {
 		res, err = c.l.Search(req)

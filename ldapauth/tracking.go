@@ -297,6 +297,18 @@ func (c *Conn) ReadChanges(ctx context.Context, st TrackingState, fn func(page [
 		return ch, err
 	}
 	ch.Next.Mode, ch.Next.Scope = st.Mode, st.Scope
+	idAttr := map[string]string{TrackingSyncrepl: StableIDEntryUUID, TrackingDirSync: StableIDObjectGUID}[st.Mode]
+	ids := c.srv.StableIDAttributes()
+	blind := ch.SeesDeletes && len(ids) == 1 && ids[0] != idAttr
+	if blind {
+		// Deletions are named by idAttr, which is not the stable id the users
+		// are matched by: they cannot be told.
+		ch.SeesDeletes = false
+		ch.Note = fmt.Sprintf("deletions are named by %s but the stable id attribute is %s: they are not seen, the next full run catches them", idAttr, ids[0])
+	}
 	ch.Changed, ch.Deleted, err = c.reread(ctx, cands, fn)
+	if blind {
+		ch.Deleted = nil
+	}
 	return ch, err
 }

@@ -184,9 +184,10 @@ func (c *Conn) timestampChanges(ctx context.Context, st TrackingState, cands *ca
 // collectChanged runs a paged search for changed entries under base and
 // adds each one's stable id to cands.
 func (c *Conn) collectChanged(ctx context.Context, base, filter string, cands *candidates) error {
+	uuidFirst := c.srv.StableIDAttributes()[0] == StableIDEntryUUID
 	return c.searchPagedAttrs(ctx, base, filter, []string{"objectGUID", "entryUUID"}, func(page []*Entry) error {
 		for _, e := range page {
-			if !cands.addEntry(e) {
+			if !cands.addEntry(e, uuidFirst) {
 				return fmt.Errorf("entry %s has no stable id (objectGUID or entryUUID), so its changes cannot be tracked", e.DN)
 			}
 		}

@@ -60,9 +60,14 @@ func (cs *candidates) addGUID(raw []byte) {
 }
 
 // addEntry adds a decoded entry by its stable id, as Person.UID chooses it
-// (objectGUID first, then entryUUID). It reports false when the entry has
-// neither.
-func (cs *candidates) addEntry(e *Entry) bool {
+// (objectGUID first, then entryUUID; entryUUID first when uuidFirst, the
+// server's stable id attribute being entryUUID). It reports false when the
+// entry has neither.
+func (cs *candidates) addEntry(e *Entry, uuidFirst bool) bool {
+	if u := e.First("entryUUID"); u != "" && uuidFirst {
+		cs.addUUID(u)
+		return true
+	}
 	if g := e.First("objectGUID"); g != "" {
 		if raw, ok := parseGUID(g); ok {
 			cs.addGUID(raw)
@@ -116,6 +121,9 @@ func (c *Conn) reread(ctx context.Context, cands candidates, fn func([]*Entry) e
 		}
 		return nil
 	}
+	// The tracking ids are read back whatever the stable id attribute, to
+	// tell the candidates found from those gone.
+	rereadAttrs := append(searchAttributesOf(c.srv), "objectGUID", "entryUUID")
 	var deleted []string
 	for start := 0; start < len(cands.list); start += batch {
 		part := cands.list[start:min(start+batch, len(cands.list))]
@@ -128,7 +136,7 @@ func (c *Conn) reread(ctx context.Context, cands candidates, fn func([]*Entry) e
 		}
 		f.WriteString("))")
 		found := map[string]bool{}
-		err := c.searchPaged(ctx, c.u.baseDN, f.String(), func(page []*Entry) error {
+		err := c.searchPagedAttrs(ctx, c.u.baseDN, f.String(), rereadAttrs, func(page []*Entry) error {
 			for _, e := range page {
 				for _, a := range []string{"objectGUID", "entryUUID"} {
 					if v := e.First(a); v != "" {

@@ -88,6 +88,11 @@ func normalize(srv *Server) error {
 	default:
 		return apperr.Invalid("changeTracking", "must be auto, syncrepl, dirsync, usn, timestamp or none")
 	}
+	id, err := normalizeStableID(srv.StableIDAttribute)
+	if err != nil {
+		return err
+	}
+	srv.StableIDAttribute = id
 	srv.URL = strings.TrimSpace(srv.URL)
 	u, err := parseServerURL(srv.URL)
 	if err != nil {

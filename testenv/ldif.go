@@ -482,8 +482,19 @@ attributetype ( 1.2.840.113556.1.4.261 NAME 'division'
 	SUBSTR caseIgnoreSubstringsMatch
 	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
 
+attributetype ( 2.16.840.1.113730.3.1.542 NAME 'nsUniqueId'
+	DESC 'testenv: 389 Directory Server stable id, a plain attribute here'
+	EQUALITY caseIgnoreMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+
+attributetype ( 2.16.840.1.113730.3.8.3.1 NAME 'ipaUniqueID'
+	DESC 'testenv: FreeIPA stable id'
+	EQUALITY caseIgnoreMatch
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )
+
 objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP top AUXILIARY
-	MAY ( sAMAccountName $ userAccountControl $ memberOf $ userPrincipalName $ objectGUID $ department $ division $ c ) )
+	MAY ( sAMAccountName $ userAccountControl $ memberOf $ userPrincipalName $ objectGUID $ department $ division $ c $
+		nsUniqueId $ ipaUniqueID ) )
 
 objectclass ( 1.2.840.113556.1.5.8 NAME 'group' SUP top AUXILIARY
 	MAY ( sAMAccountName $ objectGUID $ memberOf ) )

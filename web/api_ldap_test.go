@@ -189,6 +189,9 @@ func TestLDAPServerValidation(t *testing.T) {
 		{with("pageSize", 10001), "pageSize"},
 		{with("activeScript", ""), "activeScript"},
 		{with("sensitiveAttributes", []string{"ok", "not ok"}), "sensitiveAttributes"},
+		{with("stableIdAttribute", "uid"), "stableIdAttribute"},
+		{with("stableIdAttribute", "entryuuid"), ""},
+		{with("nestedGroups", true), ""},
 	} {
 		var er ldapErrJSON
 		code := e.Do("POST", "/api/v1/ldap/servers", tc.body, &er)

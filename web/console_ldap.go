@@ -85,7 +85,8 @@ type previewData struct {
 var serverFields = []string{"name", "url", "startTLS", "caCertificate", "allowUnsafeCerts", "bindAnonymously", "bindDN", "bindPassword",
 	"searchFilter", "emailAttribute", "firstNameAttribute", "lastNameAttribute", "timeoutSeconds", "pageSize", "followReferrals",
 	"activeScript", "orgNameScript", "roleNameScript", "sensitiveAttributes", "titleAttribute", "departmentAttribute",
-	"divisionAttribute", "employeeTypeAttribute", "managerAttribute", "cityAttribute", "stateAttribute", "countryAttribute", "changeTracking"}
+	"divisionAttribute", "employeeTypeAttribute", "managerAttribute", "cityAttribute", "stateAttribute", "countryAttribute", "changeTracking",
+	"stableIdAttribute", "nestedGroups"}
 
 // newServerForm makes the page data for srv, with the bind password removed.
 func newServerForm(srv ldapauth.Server, isNew bool) *serverForm {
@@ -158,6 +159,10 @@ func serverInput(r *http.Request, isNew bool) (ldapauth.ServerInput, ldapauth.Se
 	if r.PostFormValue("changeTracking") != "" {
 		in.ChangeTracking = str("changeTracking", &shown.ChangeTracking)
 	}
+	if r.PostFormValue("stableIdAttribute") != "" {
+		in.StableIDAttribute = str("stableIdAttribute", &shown.StableIDAttribute)
+	}
+	in.NestedGroups = flag("nestedGroups", &shown.NestedGroups)
 	sens := []string{}
 	for _, a := range strings.FieldsFunc(r.PostFormValue("sensitiveAttributes"), func(c rune) bool { return c == ',' || c == '\n' || c == ' ' || c == '\r' || c == '\t' }) {
 		sens = append(sens, a)

@@ -38,7 +38,18 @@ func IsSensitive(name string, extra []string) bool {
 
 // alwaysArray lists the attributes a script always sees as an array, even
 // with a single value.
-var alwaysArray = []string{"memberOf", "objectClass"}
+var alwaysArray = []string{"memberOf", "objectClass", MemberOfAll}
+
+// MemberOfAll is the computed attribute of the nested groups (ldapauth's
+// NestedGroups): an array whenever the caller passes it, empty ones
+// included (no groups), and undefined when it does not.
+const MemberOfAll = "memberOfAll"
+
+// present reports whether attribute name with vals exists for a script:
+// values, or the computed memberOfAll passed with none.
+func present(name string, vals []string) bool {
+	return len(vals) > 0 || (vals != nil && strings.EqualFold(name, MemberOfAll))
+}
 
 func isAlwaysArray(name string) bool {
 	for _, a := range alwaysArray {
@@ -90,12 +101,12 @@ func (e *entry) lookup(key string) ([]string, bool) {
 	if IsSensitive(key, e.extra) {
 		return nil, false
 	}
-	if vals, ok := e.attrs[key]; ok && len(vals) > 0 && !e.hasCaseTwin(key) {
+	if vals, ok := e.attrs[key]; ok && present(key, vals) && !e.hasCaseTwin(key) {
 		return vals, true
 	}
 	var names []string
 	for k, vals := range e.attrs {
-		if len(vals) > 0 && strings.EqualFold(k, key) {
+		if present(k, vals) && strings.EqualFold(k, key) {
 			names = append(names, k)
 		}
 	}
@@ -203,7 +214,7 @@ func (e *entry) Delete(key string) bool {
 func (e *entry) Keys() []string {
 	var attrs []string
 	for k, vals := range e.attrs {
-		if len(vals) > 0 && !IsSensitive(k, e.extra) && !strings.EqualFold(k, "dn") {
+		if present(k, vals) && !IsSensitive(k, e.extra) && !strings.EqualFold(k, "dn") {
 			attrs = append(attrs, k)
 		}
 	}

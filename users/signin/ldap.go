@@ -136,6 +136,12 @@ func (d *Directory) Register(ctx context.Context, org orgs.Org, req Request) (us
 		return users.NewUser{}, false, err
 	}
 
+	if err := ldapauth.AddMemberOfAll(ctx, srv, entry); err != nil {
+		// The nested groups could not be read: the scripts cannot run as
+		// the directory says, so no user is made now.
+		d.Log.Warn("sign-in: registration refused: the nested groups could not be read", "server", srv.Name, "username", req.Username, "err", err)
+		return users.NewUser{}, true, err
+	}
 	set, err := d.compiledScripts(srv)
 	if err != nil {
 		d.Log.Error("sign-in: registration refused: the LDAP server's scripts do not compile", "server", srv.Name, "username", req.Username, "err", err)
