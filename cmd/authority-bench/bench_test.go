@@ -88,7 +88,7 @@ func TestBenchSmall(t *testing.T) {
 			"sync.ratioToFloor": rr.Sync.RatioToFloor, "simulate.ratioToSync": rr.Simulate.RatioToSync,
 			"mappedFloor.seconds": rr.MappedFloor.Seconds, "sync.ratioToMappedFloor": rr.Sync.RatioToMapped,
 			"simulate.ratioToMappedFloor": rr.Simulate.RatioToMapped,
-			"sync.peakRSSBytes": float64(rr.Sync.PeakRSSBytes), "simulate.peakRSSBytes": float64(rr.Simulate.PeakRSSBytes),
+			"sync.peakRSSBytes":           float64(rr.Sync.PeakRSSBytes), "simulate.peakRSSBytes": float64(rr.Simulate.PeakRSSBytes),
 		} {
 			if !(v > 0) {
 				t.Errorf("%s.%s = %v, want a positive figure", name, fig, v)
