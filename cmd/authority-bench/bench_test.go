@@ -155,7 +155,7 @@ func TestBenchSmall(t *testing.T) {
 			t.Errorf("target %q: status %q", tg.Name, tg.Status)
 		}
 	}
-	for _, suffix := range []string{"", ".simulate", ".floor", ".floor-mapped", ".signin"} {
+	for _, suffix := range []string{"", ".simulate", ".floor", ".floor-mapped", ".incremental", ".signin"} {
 		for _, base := range []string{prof, filepath.Join(tmp, "sync.heap")} {
 			if fi, err := os.Stat(base + suffix); err != nil || fi.Size() == 0 {
 				t.Errorf("profile %s: %v", base+suffix, err)

@@ -66,6 +66,7 @@ type runInfo struct {
 	ChangeKinds map[string]int `json:"changeKinds,omitempty"`
 	Examined    int            `json:"entriesExamined"` // directory entries the run looked at
 	Tracking    string         `json:"tracking,omitempty"`
+	ErrorLines  []string       `json:"errorLines,omitempty"` // the first few error change lines
 }
 
 // childMain runs one child mode and returns the exit code.
@@ -260,6 +261,9 @@ func newRunInfo(run dirsync.Run) *runInfo {
 	}
 	for _, ch := range run.Changes {
 		ri.ChangeKinds[ch.Change]++
+		if ch.Change == dirsync.ChangeError && len(ri.ErrorLines) < 3 {
+			ri.ErrorLines = append(ri.ErrorLines, ch.Username+": "+ch.Message)
+		}
 	}
 	for _, n := range run.EntriesExamined {
 		ri.Examined += n

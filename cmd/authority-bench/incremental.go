@@ -47,6 +47,7 @@ type IncrementalResult struct {
 	Message         string             `json:"message,omitempty"`
 	Counts          SyncCounts         `json:"counts"`
 	ChangeKinds     map[string]int     `json:"changeKinds"` // the run's change lines by kind
+	ErrorLines      []string           `json:"errorLines,omitempty"`
 	// Expected are the counts the changes must give: deactivated (the
 	// deletions and the disabled), renamed, rolesChanged.
 	ExpectedDeactivated  int  `json:"expectedDeactivated"`
@@ -59,7 +60,7 @@ type IncrementalResult struct {
 // a tenth renames, three tenths disabled, three tenths role-group changes,
 // the rest new mail values), on people active in the database after the
 // full sync, then runs an incremental DIRSYNC in a child process.
-func measureIncremental(ctx context.Context, slapd *testenv.Slapd, slapdPID int, dataDir string, pop *population, k int, full *SyncResult, logf func(string, ...any)) (*IncrementalResult, error) {
+func measureIncremental(ctx context.Context, slapd *testenv.Slapd, slapdPID int, dataDir string, pop *population, k int, full *SyncResult, profArgs []string, logf func(string, ...any)) (*IncrementalResult, error) {
 	ev, err := newEvaluator()
 	if err != nil {
 		return nil, err
@@ -150,7 +151,7 @@ func measureIncremental(ctx context.Context, slapd *testenv.Slapd, slapdPID int,
 		k, inc.ApplySeconds, ch.Deleted, ch.Renamed, ch.Disabled, ch.GroupsChanged, ch.MailChanged)
 
 	c0 := pidCPU(slapdPID)
-	res, err := runChildProcess(ctx, "-mode", "incremental", "-data", dataDir)
+	res, err := runChildProcess(ctx, append([]string{"-mode", "incremental", "-data", dataDir}, profArgs...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +162,7 @@ func measureIncremental(ctx context.Context, slapd *testenv.Slapd, slapdPID int,
 	if r := res.Run; r != nil {
 		inc.Mode, inc.Tracking, inc.EntriesExamined = r.Mode, r.Tracking, r.Examined
 		inc.Status, inc.Message, inc.Counts, inc.ChangeKinds = r.Status, r.Message, r.Counts, r.ChangeKinds
+		inc.ErrorLines = r.ErrorLines
 	}
 	inc.CountsMatch = inc.Mode == "incremental" && inc.Status == "ok" && inc.Counts.Deactivated == inc.ExpectedDeactivated &&
 		inc.ChangeKinds["renamed"] == inc.ExpectedRenamed && inc.Counts.RolesChanged == inc.ExpectedRolesChanged && inc.Counts.Errors == 0

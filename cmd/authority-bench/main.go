@@ -118,8 +118,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Repeat, "repeat", 3, "repetitions of floor, simulate, floor, sync (each from the registered database); the fastest of each counts")
 	fs.IntVar(&o.PageSize, "page-size", 500, "page size of the LDAP server record and of the floor search")
 	fs.BoolVar(&o.OverrideValve, "override-valve", false, "run the real sync with overrideValve (not needed: the changes stay under the default valve)")
-	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles at -people to FILE (the sync), FILE.simulate, FILE.floor and FILE.signin (the server)")
-	fs.StringVar(&o.MemProfile, "memprofile", "", "write heap profiles at -people, taken after the work, to FILE (the sync), FILE.simulate, FILE.floor and FILE.signin")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles at -people to FILE (the sync), FILE.simulate, FILE.floor, FILE.floor-mapped, FILE.incremental and FILE.signin (the server)")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "write heap profiles at -people, taken after the work, to FILE (the sync), FILE.simulate, FILE.floor, FILE.floor-mapped, FILE.incremental and FILE.signin")
 	fs.BoolVar(&o.SCIM, "scim", false, "run the SCIM provisioning scenario only (-scim-users users, -clients clients; no slapd needed)")
 	fs.IntVar(&o.SCIMUsers, "scim-users", 10000, "users the SCIM scenario provisions")
 	fs.IntVar(&o.Registrations, "registrations", 5000, "people kept out of the database and registered through POST /api/v1/login with the registration key (at most people/20; 0 skips; none with -skip-signin)")
@@ -347,7 +347,11 @@ func runSize(ctx context.Context, o options, base string, n int, atPeople bool, 
 		logf("%s %d: %.2fs (%.2f CPU-s; slapd %.2f CPU-s), peak RSS %.0f MB, status %s, %s", mode, rep+1, res.Seconds, res.CPUSeconds,
 			slapdCPU.Seconds(), float64(res.PeakRSS)/mb, statusOf(res), countsText(c))
 		if c != pop.expected {
-			logf("WARNING: %s counts differ from the expected: %s", mode, countsText(pop.expected))
+			var lines []string
+			if res.Run != nil {
+				lines = res.Run.ErrorLines
+			}
+			logf("WARNING: %s counts differ from the expected: %s; error lines %q", mode, countsText(pop.expected), lines)
 		}
 		return res, slapdCPU, wall, nil
 	}
@@ -404,7 +408,7 @@ func runSize(ctx context.Context, o options, base string, n int, atPeople bool, 
 	}
 	// The incremental run comes last: it changes the directory.
 	if k := o.incrementalChangesAt(n); atPeople && k > 0 {
-		inc, err := measureIncremental(ctx, slapd, slapdPID, dataDir, pop, k, rr.Sync, logf)
+		inc, err := measureIncremental(ctx, slapd, slapdPID, dataDir, pop, k, rr.Sync, profArgs(".incremental"), logf)
 		if err != nil {
 			return nil, err
 		}

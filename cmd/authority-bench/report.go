@@ -143,6 +143,7 @@ type SyncResult struct {
 	Expected            SyncCounts `json:"expected"`
 	CountsMatch         bool       `json:"countsMatch"` // every run's counts were the expected ones
 	Warnings            int        `json:"warnings"`
+	ErrorLines          []string   `json:"errorLines,omitempty"` // of runs whose counts were not the expected ones
 	Identified          int        `json:"identifiedForDeactivation"`
 	ChangesTotal        int        `json:"changesTotal"`
 	cpu, slapdCPU, wall []float64
@@ -174,6 +175,9 @@ func (s *SyncResult) add(r childResult, slapdCPU, wall time.Duration) {
 	}
 	if s.Counts != s.Expected || r.Run == nil {
 		s.mismatch = true
+		if r.Run != nil {
+			s.ErrorLines = append(s.ErrorLines, r.Run.ErrorLines...)
+		}
 	}
 }
 

@@ -41,7 +41,7 @@ func (r *Report) print(w io.Writer) {
 			}
 			match := "as expected"
 			if !s.r.CountsMatch {
-				match = fmt.Sprintf("EXPECTED %s", countsText(s.r.Expected))
+				match = fmt.Sprintf("EXPECTED %s in every run; error lines %q", countsText(s.r.Expected), s.r.ErrorLines)
 			}
 			p("   %-26s status %s, CPU (with slapd's) %.2f× the floor's%s", "", s.r.Status, s.r.CPURatioToFloor, extra)
 			p("   %-26s counts %s (%s)", "", countsText(s.r.Counts), match)
