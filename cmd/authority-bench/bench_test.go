@@ -66,7 +66,12 @@ func TestBenchSmall(t *testing.T) {
 		"main.signIn.raw.p99Ms", "main.signIn.raw.medianMs", "main.signIn.p99Ratio",
 		"main.signIn.attack.unloaded.perSecond", "main.signIn.attack.underAttack.perSecond", "main.signIn.attack.throughputRatio",
 		"main.signIn.attack.serverCPUMsPerThrottled", "main.signIn.attack.attackStatuses",
-		"tenth.people", "tenth.sync.seconds", "tenth.simulate.seconds", "tenth.floor.seconds", "tenth.sync.peakRSSBytes",
+		"main.mappedFloor.seconds", "main.mappedFloor.attributes", "main.sync.ratioToMappedFloor", "main.simulate.ratioToMappedFloor",
+		"main.signIn.keptOpen.p99Ms", "main.signIn.keptOpen.perSecond", "main.signIn.p99RatioKeptOpen", "main.signIn.searchAttributes",
+		"main.signIn.registration.perSecond", "main.signIn.registration.p99Ms", "main.signIn.registration.medianMs",
+		"main.signIn.registration.cpuMsPerSignIn.server", "main.signIn.registration.cpuMsPerSignIn.slapd",
+		"main.incremental.seconds", "main.incremental.fullSeconds", "main.incremental.ratioToFull", "main.incremental.changes.total",
+		"tenth.mappedFloor.seconds", "tenth.people", "tenth.sync.seconds", "tenth.simulate.seconds", "tenth.floor.seconds", "tenth.sync.peakRSSBytes",
 		"tenth.signIn.product.p99Ms", "growth.syncTimeRatio", "targets",
 	} {
 		if v := lookup(generic, path); v == nil {
@@ -81,7 +86,9 @@ func TestBenchSmall(t *testing.T) {
 		for fig, v := range map[string]float64{
 			"floor.seconds": rr.Floor.Seconds, "simulate.seconds": rr.Simulate.Seconds, "sync.seconds": rr.Sync.Seconds,
 			"sync.ratioToFloor": rr.Sync.RatioToFloor, "simulate.ratioToSync": rr.Simulate.RatioToSync,
-			"sync.peakRSSBytes": float64(rr.Sync.PeakRSSBytes), "simulate.peakRSSBytes": float64(rr.Simulate.PeakRSSBytes),
+			"mappedFloor.seconds": rr.MappedFloor.Seconds, "sync.ratioToMappedFloor": rr.Sync.RatioToMapped,
+			"simulate.ratioToMappedFloor": rr.Simulate.RatioToMapped,
+			"sync.peakRSSBytes":           float64(rr.Sync.PeakRSSBytes), "simulate.peakRSSBytes": float64(rr.Simulate.PeakRSSBytes),
 		} {
 			if !(v > 0) {
 				t.Errorf("%s.%s = %v, want a positive figure", name, fig, v)
@@ -108,6 +115,15 @@ func TestBenchSmall(t *testing.T) {
 		if si.Raw.Count == 0 || si.Raw.Errors > 0 || !(si.Raw.P99Ms > 0) {
 			t.Errorf("%s: raw sign-in %+v", name, si.Raw)
 		}
+		if si.KeptOpen.Count == 0 || si.KeptOpen.Errors > 0 || !(si.KeptOpen.P99Ms > 0) || !(si.P99RatioKeptOpen > 0) {
+			t.Errorf("%s: kept-open sign-in %+v", name, si.KeptOpen)
+		}
+		if reg := si.Registration; reg == nil || reg.Count != reg.People || reg.People != rr.People/20 || reg.Errors > 0 || !(reg.P99Ms > 0) || !(reg.CPUMsPerSignIn["server"] > 0) {
+			t.Errorf("%s: registration %+v", name, reg)
+		}
+		if len(rr.MappedFloor.Attributes) == 0 || rr.MappedFloor.Entries != rr.Floor.Entries {
+			t.Errorf("%s: mapped floor %+v", name, rr.MappedFloor)
+		}
 		if name == "tenth" {
 			if si.Attack != nil {
 				t.Errorf("tenth: the attack scenario ran at the tenth size too: %+v", si.Attack)
@@ -119,21 +135,27 @@ func TestBenchSmall(t *testing.T) {
 			t.Errorf("%s: attack %+v", name, at)
 		}
 	}
+	if inc := rep.Main.Incremental; inc == nil || !inc.CountsMatch || inc.Changes.Total != 10 || !(inc.Seconds > 0) || !(inc.RatioToFull > 0) {
+		t.Errorf("incremental %+v", inc)
+	}
+	if rep.Tenth.Incremental != nil {
+		t.Errorf("tenth: the incremental run ran at the tenth size too")
+	}
 	if rep.Main.People != 300 || rep.Tenth.People != 30 {
 		t.Errorf("sizes %d and %d, want 300 and 30", rep.Main.People, rep.Tenth.People)
 	}
 	if rep.Growth == nil || !(rep.Growth.SyncTimeRatio > 0) {
 		t.Errorf("growth %+v", rep.Growth)
 	}
-	if len(rep.Targets) != 7 {
-		t.Errorf("%d targets, want 7", len(rep.Targets))
+	if len(rep.Targets) != 13 {
+		t.Errorf("%d targets, want 13", len(rep.Targets))
 	}
 	for _, tg := range rep.Targets {
 		if tg.Status != "met" && tg.Status != "missed" {
 			t.Errorf("target %q: status %q", tg.Name, tg.Status)
 		}
 	}
-	for _, suffix := range []string{"", ".simulate", ".floor", ".signin"} {
+	for _, suffix := range []string{"", ".simulate", ".floor", ".floor-mapped", ".incremental", ".signin"} {
 		for _, base := range []string{prof, filepath.Join(tmp, "sync.heap")} {
 			if fi, err := os.Stat(base + suffix); err != nil || fi.Size() == 0 {
 				t.Errorf("profile %s: %v", base+suffix, err)

@@ -60,16 +60,24 @@ type runInfo struct {
 	Changes    int        `json:"changesTotal"`
 	Message    string     `json:"message"`
 	Seconds    float64    `json:"recordedSeconds"` // finishedAt - startedAt as the run recorded it
+	Mode       string     `json:"mode"`            // full or incremental
+	// ChangeKinds counts the run's change lines by kind (renamed,
+	// deactivated, rolesChanged, profileUpdated, ...).
+	ChangeKinds map[string]int `json:"changeKinds,omitempty"`
+	Examined    int            `json:"entriesExamined"` // directory entries the run looked at
+	Tracking    string         `json:"tracking,omitempty"`
+	ErrorLines  []string       `json:"errorLines,omitempty"` // the first few error change lines
 }
 
 // childMain runs one child mode and returns the exit code.
 func childMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(childCmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	mode := fs.String("mode", "", "sync, simulate, floor or serve")
+	mode := fs.String("mode", "", "sync, simulate, incremental, floor or serve")
 	data := fs.String("data", "", "authority data directory (sync, simulate, serve)")
 	addr := fs.String("addr", "", "slapd host:port (floor)")
 	pageSize := fs.Int("page-size", 500, "page size (floor)")
+	attrs := fs.String("attrs", strings.Join(allAttributes, ","), "attributes the floor search asks for, comma-separated (floor)")
 	override := fs.Bool("override-valve", false, "override the safety valve (sync)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the work to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile (after the work) to this file")
@@ -78,7 +86,7 @@ func childMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := runChild(ctx, *mode, *data, *addr, *pageSize, *override, *cpuprofile, *memprofile, stdout)
+	res, err := runChild(ctx, *mode, *data, *addr, *pageSize, strings.Split(*attrs, ","), *override, *cpuprofile, *memprofile, stdout)
 	if err != nil {
 		res.Error = err.Error()
 	}
@@ -92,7 +100,7 @@ func childMain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func runChild(ctx context.Context, mode, data, addr string, pageSize int, override bool, cpuprofile, memprofile string, stdout io.Writer) (childResult, error) {
+func runChild(ctx context.Context, mode, data, addr string, pageSize int, attrs []string, override bool, cpuprofile, memprofile string, stdout io.Writer) (childResult, error) {
 	var res childResult
 	var app *authority.App
 	if mode != "floor" {
@@ -112,23 +120,17 @@ func runChild(ctx context.Context, mode, data, addr string, pageSize int, overri
 	m := startMeasure(cpuprofile)
 	var err error
 	switch mode {
-	case "sync", "simulate":
+	case "sync", "simulate", "incremental":
 		var run dirsync.Run
-		run, err = app.Sync.Run(ctx, dirsync.Request{Simulate: mode == "simulate", OverrideValve: override})
+		run, err = app.Sync.Run(ctx, dirsync.Request{Simulate: mode == "simulate", OverrideValve: override, Incremental: mode == "incremental"})
 		if err == nil {
-			res.Run = &runInfo{ID: run.ID, Status: string(run.Status), Simulated: run.Simulated, Warnings: run.Warnings,
-				Identified: run.Identified, Changes: run.ChangesTotal, Message: run.Message,
-				Counts: SyncCounts{Users: run.Counts.Users, Deactivated: run.Counts.Deactivated, Activated: run.Counts.Activated,
-					Moved: run.Counts.Moved, RolesChanged: run.Counts.RolesChanged, Blocked: run.Counts.Blocked, Errors: run.Counts.Errors}}
-			if run.FinishedAt != nil {
-				res.Run.Seconds = run.FinishedAt.Sub(run.StartedAt).Seconds()
-			}
+			res.Run = newRunInfo(run)
 			if run.Status != dirsync.StatusOK && run.Status != dirsync.StatusValve {
 				err = fmt.Errorf("the run ended %s: %s", run.Status, run.Message)
 			}
 		}
 	case "floor":
-		res.Entries, res.Pages, err = floorSearch(ctx, addr, pageSize)
+		res.Entries, res.Pages, err = floorSearch(ctx, addr, pageSize, attrs)
 	case "serve":
 		err = app.Serve(ctx, func(a string) {
 			fmt.Fprintf(stdout, "LISTENING %s\n", a)
@@ -247,14 +249,45 @@ func writeHeapProfile(path string) error {
 	return f.Close()
 }
 
-// searchAttributes are the attributes the product's search asks for
-// (ldapauth: every user attribute plus memberOf, entryUUID, objectGUID).
-var searchAttributes = []string{"*", "memberOf", "entryUUID", "objectGUID"}
+// newRunInfo is what the bench reports of a run.
+func newRunInfo(run dirsync.Run) *runInfo {
+	ri := &runInfo{ID: run.ID, Status: string(run.Status), Simulated: run.Simulated, Warnings: run.Warnings,
+		Identified: run.Identified, Changes: run.ChangesTotal, Message: run.Message, Mode: run.Mode,
+		Counts: SyncCounts{Users: run.Counts.Users, Deactivated: run.Counts.Deactivated, Activated: run.Counts.Activated,
+			Moved: run.Counts.Moved, RolesChanged: run.Counts.RolesChanged, Blocked: run.Counts.Blocked, Errors: run.Counts.Errors},
+		ChangeKinds: map[string]int{}}
+	if run.FinishedAt != nil {
+		ri.Seconds = run.FinishedAt.Sub(run.StartedAt).Seconds()
+	}
+	for _, ch := range run.Changes {
+		ri.ChangeKinds[ch.Change]++
+		if ch.Change == dirsync.ChangeError && len(ri.ErrorLines) < 3 {
+			ri.ErrorLines = append(ri.ErrorLines, ch.Username+": "+ch.Message)
+		}
+	}
+	for _, n := range run.EntriesExamined {
+		ri.Examined += n
+	}
+	for _, t := range run.Tracking {
+		if t != nil {
+			ri.Tracking = t.Mode
+			if t.Note != "" {
+				ri.Tracking += " (" + t.Note + ")"
+			}
+		}
+	}
+	return ri
+}
+
+// allAttributes are the attributes the product's search asked for before it
+// computed them from the scripts (every user attribute plus memberOf,
+// entryUUID, objectGUID): the "floor (*)" search.
+var allAttributes = []string{"*", "memberOf", "entryUUID", "objectGUID"}
 
 // floorSearch is the floor of a sync: the same paged search (filter,
-// attributes, page size) as the product's, with go-ldap directly, every
-// entry decoded by go-ldap and then dropped.
-func floorSearch(ctx context.Context, addr string, pageSize int) (entries, pages int, err error) {
+// page size) as the product's, asking for attrs, with go-ldap directly,
+// every entry decoded by go-ldap and then dropped.
+func floorSearch(ctx context.Context, addr string, pageSize int, attrs []string) (entries, pages int, err error) {
 	c, err := ldap.DialURL("ldap://" + addr)
 	if err != nil {
 		return 0, 0, fmt.Errorf("floor: dial %s: %w", addr, err)
@@ -268,7 +301,7 @@ func floorSearch(ctx context.Context, addr string, pageSize int) (entries, pages
 	}
 	paging := ldap.NewControlPaging(uint32(pageSize))
 	req := ldap.NewSearchRequest(testenv.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		strings.Replace(searchFilter, "%u", "*", 1), searchAttributes, []ldap.Control{paging})
+		strings.Replace(searchFilter, "%u", "*", 1), attrs, []ldap.Control{paging})
 	for {
 		res, err := c.Search(req)
 		if err != nil {

@@ -34,11 +34,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,6 +80,25 @@ type options struct {
 	MemProfile    string  `json:"memProfile,omitempty"`
 	SCIM          bool    `json:"scim,omitempty"`
 	SCIMUsers     int     `json:"scimUsers,omitempty"`
+	Registrations int     `json:"registrations"`
+	IncChanges    int     `json:"incrementalChanges"`
+	GrowthFrom    string  `json:"growthFrom,omitempty"`
+}
+
+// registrationsAt is how many people of n stay out of the database for the
+// registration load (none without sign-in measurements).
+func (o options) registrationsAt(n int) int {
+	if o.SkipSignIn {
+		return 0
+	}
+	return min(o.Registrations, n/20)
+}
+
+// incrementalChangesAt is how many directory changes the incremental run
+// at n people follows (at most n/30, so that the deactivations stay under
+// the safety valve at small sizes).
+func (o options) incrementalChangesAt(n int) int {
+	return min(o.IncChanges, n/30)
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -101,10 +118,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.Repeat, "repeat", 3, "repetitions of floor, simulate, floor, sync (each from the registered database); the fastest of each counts")
 	fs.IntVar(&o.PageSize, "page-size", 500, "page size of the LDAP server record and of the floor search")
 	fs.BoolVar(&o.OverrideValve, "override-valve", false, "run the real sync with overrideValve (not needed: the changes stay under the default valve)")
-	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles at -people to FILE (the sync), FILE.simulate, FILE.floor and FILE.signin (the server)")
-	fs.StringVar(&o.MemProfile, "memprofile", "", "write heap profiles at -people, taken after the work, to FILE (the sync), FILE.simulate, FILE.floor and FILE.signin")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write CPU profiles at -people to FILE (the sync), FILE.simulate, FILE.floor, FILE.floor-mapped, FILE.incremental and FILE.signin (the server)")
+	fs.StringVar(&o.MemProfile, "memprofile", "", "write heap profiles at -people, taken after the work, to FILE (the sync), FILE.simulate, FILE.floor, FILE.floor-mapped, FILE.incremental and FILE.signin")
 	fs.BoolVar(&o.SCIM, "scim", false, "run the SCIM provisioning scenario only (-scim-users users, -clients clients; no slapd needed)")
 	fs.IntVar(&o.SCIMUsers, "scim-users", 10000, "users the SCIM scenario provisions")
+	fs.IntVar(&o.Registrations, "registrations", 5000, "people kept out of the database and registered through POST /api/v1/login with the registration key (at most people/20; 0 skips; none with -skip-signin)")
+	fs.IntVar(&o.IncChanges, "incremental-changes", 100, "directory changes before the incremental run at -people (at most people/30; 0 skips it)")
+	fs.StringVar(&o.GrowthFrom, "growth-from", "", "a JSON report (-out) of an earlier run at fewer people: report the growth against its main figures (with -also-tenth=false)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -124,8 +144,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-page-size must be at least 1")
 	case o.SCIMUsers < 1:
 		return o, errors.New("-scim-users must be at least 1")
+	case o.Registrations < 0 || o.IncChanges < 0:
+		return o, errors.New("-registrations and -incremental-changes must be 0 or more")
 	}
-	for _, p := range []*string{&o.CPUProfile, &o.MemProfile, &o.Out} {
+	for _, p := range []*string{&o.CPUProfile, &o.MemProfile, &o.Out, &o.GrowthFrom} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -180,6 +202,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			rep.Tenth = rr
 		}
 	}
+	if o.GrowthFrom != "" {
+		if err := rep.readGrowthFrom(o.GrowthFrom); err != nil {
+			return err
+		}
+	}
 	rep.evaluate()
 	rep.FinishedAt = time.Now().UTC()
 	rep.print(stdout)
@@ -208,7 +235,7 @@ func runSize(ctx context.Context, o options, base string, n int, atPeople bool, 
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	rr := &RunReport{People: n}
-	pop, err := makePopulation(n, o.Seed)
+	pop, err := makePopulation(n, o.Seed, o.registrationsAt(n))
 	if err != nil {
 		return nil, err
 	}
@@ -234,15 +261,19 @@ func runSize(ctx context.Context, o options, base string, n int, atPeople bool, 
 
 	t0 = time.Now()
 	dataDir := filepath.Join(dir, "authority-data")
-	if _, err := buildDatabase(ctx, dataDir, slapd, pop, o.PageSize); err != nil {
+	db, err := buildDatabase(ctx, dataDir, slapd, pop, o.PageSize)
+	if err != nil {
 		return nil, err
 	}
+	pop.before = nil // not needed any more (memory at 1,000,000 people)
 	rr.Setup.DatabaseSeconds = time.Since(t0).Seconds()
 	if fi, err := os.Stat(filepath.Join(dataDir, "authority.db")); err == nil {
 		rr.Setup.DatabaseBytes = fi.Size()
 	}
 	rr.Users = pop.expected.Users
-	logf("database with %d users in %.1fs", rr.Users, rr.Setup.DatabaseSeconds)
+	logf("database with %d users in %.1fs; %d people of the directory left out for the registration load", rr.Users, rr.Setup.DatabaseSeconds, len(pop.unregistered))
+	rr.MappedFloor.Attributes = db.searchAttrs
+	logf("the product's search attributes for this server: %s", strings.Join(db.searchAttrs, ", "))
 
 	prof := func(base, suffix string) []string {
 		if !atPeople || base == "" {
@@ -265,20 +296,28 @@ func runSize(ctx context.Context, o options, base string, n int, atPeople bool, 
 	if err := copyFile(filepath.Join(dataDir, "authority.db"), snapshot); err != nil {
 		return nil, err
 	}
+	// floorOnce runs the floor search twice: with every attribute (*) and
+	// with the attributes the product asks for.
 	floorOnce := func(i int) error {
-		args := []string{"-mode", "floor", "-addr", slapd.Addr, "-page-size", strconv.Itoa(o.PageSize)}
-		if i == 0 {
-			args = append(args, profArgs(".floor")...)
-		}
-		c0 := pidCPU(slapdPID)
-		res, err := runChildProcess(ctx, args...)
-		if err != nil {
-			return err
-		}
-		rr.Floor.add(res, pidCPU(slapdPID)-c0)
-		logf("floor search %d: %d entries in %d pages, %.2fs (%.2f CPU-s; slapd %.2f CPU-s)", i+1, res.Entries, res.Pages, res.Seconds, res.CPUSeconds, rr.Floor.slapdCPU[len(rr.Floor.slapdCPU)-1])
-		if res.Entries != len(pop.after) {
-			return fmt.Errorf("bench: the floor search found %d entries, the directory has %d people", res.Entries, len(pop.after))
+		for _, f := range []struct {
+			name, suffix string
+			attrs        []string
+			res          *FloorResult
+		}{{"floor (*)", ".floor", allAttributes, &rr.Floor}, {"floor (mapped attributes)", ".floor-mapped", db.searchAttrs, &rr.MappedFloor}} {
+			args := []string{"-mode", "floor", "-addr", slapd.Addr, "-page-size", strconv.Itoa(o.PageSize), "-attrs", strings.Join(f.attrs, ",")}
+			if i == 0 {
+				args = append(args, profArgs(f.suffix)...)
+			}
+			c0 := pidCPU(slapdPID)
+			res, err := runChildProcess(ctx, args...)
+			if err != nil {
+				return err
+			}
+			f.res.add(res, pidCPU(slapdPID)-c0)
+			logf("%s %d: %d entries in %d pages, %.2fs (%.2f CPU-s; slapd %.2f CPU-s)", f.name, i+1, res.Entries, res.Pages, res.Seconds, res.CPUSeconds, f.res.slapdCPU[len(f.res.slapdCPU)-1])
+			if res.Entries != len(pop.after) {
+				return fmt.Errorf("bench: the %s search found %d entries, the directory has %d people", f.name, res.Entries, len(pop.after))
+			}
 		}
 		return nil
 	}
@@ -308,7 +347,11 @@ func runSize(ctx context.Context, o options, base string, n int, atPeople bool, 
 		logf("%s %d: %.2fs (%.2f CPU-s; slapd %.2f CPU-s), peak RSS %.0f MB, status %s, %s", mode, rep+1, res.Seconds, res.CPUSeconds,
 			slapdCPU.Seconds(), float64(res.PeakRSS)/mb, statusOf(res), countsText(c))
 		if c != pop.expected {
-			logf("WARNING: %s counts differ from the expected: %s", mode, countsText(pop.expected))
+			var lines []string
+			if res.Run != nil {
+				lines = res.Run.ErrorLines
+			}
+			logf("WARNING: %s counts differ from the expected: %s; error lines %q", mode, countsText(pop.expected), lines)
 		}
 		return res, slapdCPU, wall, nil
 	}
@@ -348,75 +391,30 @@ func runSize(ctx context.Context, o options, base string, n int, atPeople bool, 
 		}
 	}
 	rr.Floor.finish()
-	rr.Sync.finish(rr.Floor, nil)
-	rr.Simulate.finish(rr.Floor, rr.Sync)
+	rr.MappedFloor.finish()
+	rr.Sync.finish(rr.Floor, rr.MappedFloor, nil)
+	rr.Simulate.finish(rr.Floor, rr.MappedFloor, rr.Sync)
 
 	if !o.SkipSignIn {
 		so := o
 		if !atPeople {
 			so.Attackers = 0 // the attack scenario is measured once, at the full size
 		}
-		si, err := measureSignIn(ctx, so, dataDir, slapd.Addr, slapdPID, pop.signIn, profArgs(".signin"), logf)
+		si, err := measureSignIn(ctx, so, dataDir, slapd.Addr, slapdPID, pop, db, profArgs(".signin"), logf)
 		if err != nil {
 			return nil, err
 		}
 		rr.SignIn = si
 	}
-	return rr, nil
-}
-
-// measureSignIn starts the server in a child process and puts the sign-in
-// load on it, interleaved with the raw LDAP floor.
-func measureSignIn(ctx context.Context, o options, dataDir, slapdAddr string, slapdPID int, names []string, profArgs []string, logf func(string, ...any)) (*SignInResult, error) {
-	c, err := startChild(ctx, append([]string{"-mode", "serve", "-data", dataDir}, profArgs...)...)
-	if err != nil {
-		return nil, err
-	}
-	addr := ""
-	for line := range c.lines {
-		if a, ok := strings.CutPrefix(line, "LISTENING "); ok {
-			addr = a
-			break
+	// The incremental run comes last: it changes the directory.
+	if k := o.incrementalChangesAt(n); atPeople && k > 0 {
+		inc, err := measureIncremental(ctx, slapd, slapdPID, dataDir, pop, k, rr.Sync, profArgs(".incremental"), logf)
+		if err != nil {
+			return nil, err
 		}
+		rr.Incremental = inc
 	}
-	if addr == "" {
-		_, err := c.wait()
-		return nil, fmt.Errorf("bench: the server did not start: %v", err)
-	}
-	// A fixed shuffle of the users active before and after the sync.
-	names = slices.Clone(names)
-	rnd := rand.New(rand.NewPCG(uint64(o.Seed), 0x5151))
-	rnd.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
-	per := time.Duration(o.SignInSeconds / 2 * float64(time.Second))
-	serverPID := c.cmd.Process.Pid
-	meters := []meter{{"server", func() time.Duration { return pidCPU(serverPID) }},
-		{"slapd", func() time.Duration { return pidCPU(slapdPID) }}, {"client", selfCPU}}
-	res, lerr := loadRounds(ctx, o.Clients, 2, per, names, meters, productSignIn(addr, o.Clients), rawSignIn(slapdAddr))
-	var attack *AttackResult
-	if lerr == nil && o.Attackers > 0 {
-		attack, lerr = measureAttack(ctx, o, addr, serverPID, names, meters, per, logf)
-	}
-	srv, werr := c.wait()
-	if lerr != nil {
-		return nil, lerr
-	}
-	if werr != nil {
-		return nil, werr
-	}
-	si := &SignInResult{Product: res[0], Raw: res[1], Attack: attack, ServerPeakRSS: srv.PeakRSS, ServerCPUSeconds: srv.CPUSeconds}
-	si.ratios()
-	logf("sign-in: %.0f/s, median %.1f ms, p99 %.1f ms (%d errors); raw LDAP: %.0f/s, median %.1f ms, p99 %.1f ms (%d errors)",
-		si.Product.PerSecond, si.Product.MedianMs, si.Product.P99Ms, si.Product.Errors, si.Raw.PerSecond, si.Raw.MedianMs, si.Raw.P99Ms, si.Raw.Errors)
-	if si.Product.Errors > 0 {
-		logf("WARNING: %d sign-ins failed, e.g. %s", si.Product.Errors, si.Product.FirstError)
-	}
-	if si.Product.Count == 0 {
-		return nil, fmt.Errorf("bench: no sign-in succeeded: %s", si.Product.FirstError)
-	}
-	if si.Raw.Count == 0 {
-		return nil, fmt.Errorf("bench: no raw LDAP sign-in succeeded: %s", si.Raw.FirstError)
-	}
-	return si, nil
+	return rr, nil
 }
 
 func readPID(path string) int {

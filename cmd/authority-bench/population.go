@@ -75,13 +75,19 @@ type population struct {
 	changes  ChangeCounts
 	expected SyncCounts // of a sync of A' over a database registered from A (plus the administrator)
 	signIn   []string   // UIDs active in both A and A' (sign-in candidates)
-	genTime  time.Duration
+	// unregistered are the UIDs of people in the directory (active and
+	// unchanged in A and A') that are not in the database: the registration
+	// load registers them. notInDB is the same set, by lower(UID).
+	unregistered []string
+	notInDB      map[string]bool
+	genTime      time.Duration
 }
 
 // makePopulation generates n people (testenv.GeneratePeople plus members of
 // the Security and OrgAdmins groups, so that every branch of the role script
-// is used) and derives A' from them.
-func makePopulation(n int, seed int64) (*population, error) {
+// is used) and derives A' from them. The last unregistered people active in
+// A stay unchanged and out of the database (for the registration load).
+func makePopulation(n int, seed int64, unregistered int) (*population, error) {
 	start := time.Now()
 	a := testenv.GeneratePeople(n, seed)
 	r := rand.New(rand.NewPCG(uint64(seed), 0xbe5c))
@@ -96,16 +102,31 @@ func makePopulation(n int, seed int64) (*population, error) {
 			}
 		}
 	}
-	pop := &population{before: a, derivedA: make(map[string]derived, n)}
+	pop := &population{before: a, derivedA: make(map[string]derived, n), notInDB: map[string]bool{}}
 
-	// A' starts as a deep copy of A.
+	// A' starts as a deep copy of A, as an OpenLDAP directory has it: no
+	// objectGUID, so that the stable id is entryUUID (set in the LDIF, so
+	// that the database can be registered with it): syncrepl reports
+	// deletions by entryUUID.
 	after := make([]testenv.Person, len(a))
 	for i, p := range a {
 		after[i] = p.Clone()
+		if after[i].Extra == nil {
+			after[i].Extra = make(map[string][]string, 2)
+		}
+		after[i].Extra["objectGUID"] = nil
+		after[i].Extra["entryUUID"] = []string{personUUID(p.UID)}
 	}
 	// Pick disjoint sets of people for each kind of change.
 	order := r.Perm(n)
 	taken := make([]bool, n)
+	for i := n - 1; i >= 0 && len(pop.unregistered) < unregistered; i-- {
+		if !a[i].Disabled() {
+			taken[i] = true
+			pop.unregistered = append(pop.unregistered, a[i].UID)
+			pop.notInDB[strings.ToLower(a[i].UID)] = true
+		}
+	}
 	pick := func(perMille int, ok func(i int) bool) []int {
 		want := n * perMille / 1000
 		if want == 0 && n >= 20 {
@@ -174,7 +195,7 @@ func makePopulation(n int, seed int64) (*population, error) {
 	for i := range pop.after {
 		afterByUID[strings.ToLower(pop.after[i].UID)] = &pop.after[i]
 	}
-	pop.expected.Users = n + 1 // and the administrator (lockout guard: never deactivated)
+	pop.expected.Users = n - len(pop.unregistered) + 1 // and the administrator (lockout guard: never deactivated)
 	for _, p := range a {
 		da, err := ev.eval(p)
 		if err != nil {
@@ -182,6 +203,9 @@ func makePopulation(n int, seed int64) (*population, error) {
 		}
 		uid := strings.ToLower(p.UID)
 		pop.derivedA[uid] = da
+		if pop.notInDB[uid] {
+			continue
+		}
 		q, present := afterByUID[uid]
 		if !present {
 			if da.active {
@@ -214,6 +238,13 @@ func makePopulation(n int, seed int64) (*population, error) {
 	}
 	pop.genTime = time.Since(start)
 	return pop, nil
+}
+
+// personUUID is the entryUUID the bench gives the person with this UID in
+// the directory (and registers in the database as the user's LDAP id).
+func personUUID(uid string) string {
+	b := testenv.PersonGUID(uid)
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // evaluator runs the example scripts on a person as slapd would show it.

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -15,13 +13,15 @@ import (
 
 // The targets (on the 2-core reference machine).
 const (
-	targetSyncToFloor    = 1.5   // a full sync at most 1.5 × the bare paged search
-	targetSimulateToSync = 1.0   // simulate no slower than the sync
-	targetPeakRSSMB      = 300.0 // peak RSS of the sync under 300 MB
-	targetGrowth         = 11.0  // ten times the people at most eleven times the time
-	targetSignInP99      = 2.0   // sign-in p99 within 2 × the raw search+bind
-	targetUnderAttack    = 0.8   // sign-ins under attack keep at least 80% of their throughput
-	targetThrottledCPUMs = 0.2   // a throttled answer costs the server under 0.2 ms of CPU
+	targetSyncToFloor      = 1.5    // a full sync at most 1.5 × the bare paged search (both floors)
+	targetSimulateToMapped = 1.2    // a simulate at most 1.2 × the mapped-attribute floor
+	targetPeakRSSMBMillion = 1024.0 // peak RSS of the sync under 1 GB at 1,000,000 people
+	targetSimulateToSync   = 1.0    // simulate no slower than the sync
+	targetPeakRSSMB        = 300.0  // peak RSS of the sync under 300 MB
+	targetGrowth           = 11.0   // ten times the people at most eleven times the time
+	targetSignInP99        = 2.0    // sign-in p99 within 2 × the raw search+bind
+	targetUnderAttack      = 0.8    // sign-ins under attack keep at least 80% of their throughput
+	targetThrottledCPUMs   = 0.2    // a throttled answer costs the server under 0.2 ms of CPU
 )
 
 const mb = 1 << 20
@@ -36,7 +36,10 @@ type Report struct {
 	Main       *RunReport `json:"main"`            // at -people
 	Tenth      *RunReport `json:"tenth,omitempty"` // at -people/10
 	Growth     *Growth    `json:"growth,omitempty"`
-	Targets    []Target   `json:"targets"`
+	// Reference is the main size of the -growth-from report, which the
+	// growth compares with when there is no tenth.
+	Reference *RunReport `json:"reference,omitempty"`
+	Targets   []Target   `json:"targets"`
 }
 
 // Machine describes where the bench ran.
@@ -62,10 +65,12 @@ type RunReport struct {
 		DatabaseSeconds  float64 `json:"databaseSeconds"`  // authority.Open + registering every user
 		DatabaseBytes    int64   `json:"databaseBytes"`
 	} `json:"setup"`
-	Floor    FloorResult   `json:"floor"`
-	Simulate *SyncResult   `json:"simulate"`
-	Sync     *SyncResult   `json:"sync"`
-	SignIn   *SignInResult `json:"signIn,omitempty"`
+	Floor       FloorResult        `json:"floor"`       // floor (*): every attribute
+	MappedFloor FloorResult        `json:"mappedFloor"` // floor (mapped attributes): what the product asks for
+	Simulate    *SyncResult        `json:"simulate"`
+	Sync        *SyncResult        `json:"sync"`
+	SignIn      *SignInResult      `json:"signIn,omitempty"`
+	Incremental *IncrementalResult `json:"incremental,omitempty"`
 }
 
 // FloorResult is the bare paged search, run several times (interleaved
@@ -80,6 +85,7 @@ type FloorResult struct {
 	PeakRSSBytes    int64     `json:"peakRSSBytes"`    // highest of the runs, the go-ldap client's
 	Entries         int       `json:"entries"`
 	Pages           int       `json:"pages"`
+	Attributes      []string  `json:"attributes,omitempty"` // mapped floor: the attributes asked for
 	cpu, slapdCPU   []float64
 }
 
@@ -115,14 +121,16 @@ type SyncResult struct {
 	Seconds             float64    `json:"seconds"` // wall time of dirsync.Service.Run, the fastest run
 	SecondsMedian       float64    `json:"secondsMedian"`
 	Runs                []float64  `json:"runs"`
-	RatioToFloor        float64    `json:"ratioToFloor"`          // fastest / fastest floor
-	RatioToFloorMedian  float64    `json:"ratioToFloorMedian"`    // median / median floor
-	CPURatioToFloor     float64    `json:"cpuRatioToFloor"`       // (server + slapd CPU) / (floor client + slapd CPU)
-	RatioToSync         float64    `json:"ratioToSync,omitempty"` // simulate only: fastest / fastest sync
-	CPUSeconds          float64    `json:"cpuSeconds"`            // the server process's, least of the runs
-	SlapdCPUSeconds     float64    `json:"slapdCPUSeconds"`       // least of the runs
-	ChildSeconds        float64    `json:"childSeconds"`          // the whole child process (start-up included), least of the runs
-	PeakRSSBytes        int64      `json:"peakRSSBytes"`          // VmHWM during the run, highest of the runs
+	RatioToFloor        float64    `json:"ratioToFloor"`             // fastest / fastest floor (*)
+	RatioToFloorMedian  float64    `json:"ratioToFloorMedian"`       // median / median floor (*)
+	RatioToMapped       float64    `json:"ratioToMappedFloor"`       // fastest / fastest floor (mapped attributes)
+	RatioToMappedMedian float64    `json:"ratioToMappedFloorMedian"` // median / median floor (mapped attributes)
+	CPURatioToFloor     float64    `json:"cpuRatioToFloor"`          // (server + slapd CPU) / (floor client + slapd CPU)
+	RatioToSync         float64    `json:"ratioToSync,omitempty"`    // simulate only: fastest / fastest sync
+	CPUSeconds          float64    `json:"cpuSeconds"`               // the server process's, least of the runs
+	SlapdCPUSeconds     float64    `json:"slapdCPUSeconds"`          // least of the runs
+	ChildSeconds        float64    `json:"childSeconds"`             // the whole child process (start-up included), least of the runs
+	PeakRSSBytes        int64      `json:"peakRSSBytes"`             // VmHWM during the run, highest of the runs
 	PeakRSSMB           float64    `json:"peakRSSMB"`
 	PeakRSSSampledBytes int64      `json:"peakRSSSampledBytes"` // VmRSS sampled every 50 ms
 	BaselineRSSBytes    int64      `json:"baselineRSSBytes"`    // VmRSS before the run (after opening the app)
@@ -135,6 +143,7 @@ type SyncResult struct {
 	Expected            SyncCounts `json:"expected"`
 	CountsMatch         bool       `json:"countsMatch"` // every run's counts were the expected ones
 	Warnings            int        `json:"warnings"`
+	ErrorLines          []string   `json:"errorLines,omitempty"` // of runs whose counts were not the expected ones
 	Identified          int        `json:"identifiedForDeactivation"`
 	ChangesTotal        int        `json:"changesTotal"`
 	cpu, slapdCPU, wall []float64
@@ -166,16 +175,21 @@ func (s *SyncResult) add(r childResult, slapdCPU, wall time.Duration) {
 	}
 	if s.Counts != s.Expected || r.Run == nil {
 		s.mismatch = true
+		if r.Run != nil {
+			s.ErrorLines = append(s.ErrorLines, r.Run.ErrorLines...)
+		}
 	}
 }
 
-func (s *SyncResult) finish(floor FloorResult, sync *SyncResult) {
+func (s *SyncResult) finish(floor, mapped FloorResult, sync *SyncResult) {
 	s.Seconds, s.SecondsMedian = slices.Min(s.Runs), median(s.Runs)
 	s.CPUSeconds, s.SlapdCPUSeconds, s.ChildSeconds = slices.Min(s.cpu), slices.Min(s.slapdCPU), slices.Min(s.wall)
 	s.PeakRSSMB = float64(s.PeakRSSBytes) / mb
 	s.CountsMatch = !s.mismatch
 	s.RatioToFloor = ratio(s.Seconds, floor.Seconds)
 	s.RatioToFloorMedian = ratio(s.SecondsMedian, floor.SecondsMedian)
+	s.RatioToMapped = ratio(s.Seconds, mapped.Seconds)
+	s.RatioToMappedMedian = ratio(s.SecondsMedian, mapped.SecondsMedian)
 	s.CPURatioToFloor = ratio(s.CPUSeconds+s.SlapdCPUSeconds, floor.CPUSeconds+floor.SlapdCPUSeconds)
 	if sync != nil {
 		s.RatioToSync = ratio(s.Seconds, sync.Seconds)
@@ -184,14 +198,22 @@ func (s *SyncResult) finish(floor FloorResult, sync *SyncResult) {
 
 // SignInResult is the sign-in load through the API against its raw LDAP floor.
 type SignInResult struct {
-	Product          LoadResult    `json:"product"` // POST /api/v1/login
-	Raw              LoadResult    `json:"raw"`     // go-ldap: service bind, search, bind as the user
-	P99Ratio         float64       `json:"p99Ratio"`
-	MedianRatio      float64       `json:"medianRatio"`
-	ThroughputRatio  float64       `json:"throughputRatio"`  // product / raw sign-ins per second
-	Attack           *AttackResult `json:"attack,omitempty"` // -attackers > 0
-	ServerPeakRSS    int64         `json:"serverPeakRSSBytes"`
-	ServerCPUSeconds float64       `json:"serverCPUSeconds"`
+	Product         LoadResult `json:"product"` // POST /api/v1/login
+	Raw             LoadResult `json:"raw"`     // go-ldap: new connection, service bind, search, bind as the user
+	P99Ratio        float64    `json:"p99Ratio"`
+	MedianRatio     float64    `json:"medianRatio"`
+	ThroughputRatio float64    `json:"throughputRatio"` // product / raw sign-ins per second
+	// KeptOpen is go-ldap on connections kept open: each client searches on
+	// its service-bound connection and binds as the user on a second one.
+	KeptOpen                LoadResult          `json:"keptOpen"`
+	P99RatioKeptOpen        float64             `json:"p99RatioKeptOpen"`
+	MedianRatioKeptOpen     float64             `json:"medianRatioKeptOpen"`
+	ThroughputRatioKeptOpen float64             `json:"throughputRatioKeptOpen"`
+	SearchAttributes        []string            `json:"searchAttributes"`       // what the kept-open floor asks for (the product's list)
+	Registration            *RegistrationResult `json:"registration,omitempty"` // -registrations > 0
+	Attack                  *AttackResult       `json:"attack,omitempty"`       // -attackers > 0
+	ServerPeakRSS           int64               `json:"serverPeakRSSBytes"`
+	ServerCPUSeconds        float64             `json:"serverCPUSeconds"`
 }
 
 func (s *SignInResult) ratios() {
@@ -204,10 +226,15 @@ func (s *SignInResult) ratios() {
 	if s.Raw.PerSecond > 0 {
 		s.ThroughputRatio = s.Product.PerSecond / s.Raw.PerSecond
 	}
+	s.P99RatioKeptOpen = ratio(s.Product.P99Ms, s.KeptOpen.P99Ms)
+	s.MedianRatioKeptOpen = ratio(s.Product.MedianMs, s.KeptOpen.MedianMs)
+	s.ThroughputRatioKeptOpen = ratio(s.Product.PerSecond, s.KeptOpen.PerSecond)
 }
 
 // Growth compares -people with -people/10.
 type Growth struct {
+	From               string  `json:"from"` // "tenth" (this run) or the -growth-from file
+	FromPeople         int     `json:"fromPeople"`
 	PeopleRatio        float64 `json:"peopleRatio"`
 	SyncTimeRatio      float64 `json:"syncTimeRatio"`
 	SimulateTimeRatio  float64 `json:"simulateTimeRatio"`
@@ -234,148 +261,6 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
-}
-
-// evaluate computes the growth and the targets.
-func (r *Report) evaluate() {
-	m := r.Main
-	add := func(name string, value, limit float64, unit string, lessOrEqual bool, note string) {
-		met := value <= limit
-		if !lessOrEqual {
-			met = value < limit
-		}
-		st := "missed"
-		if met {
-			st = "met"
-		}
-		r.Targets = append(r.Targets, Target{Name: name, Value: value, Limit: limit, Unit: unit, Met: met, Status: st, Note: note})
-	}
-	skip := func(name string, limit float64, unit, why string) {
-		r.Targets = append(r.Targets, Target{Name: name, Limit: limit, Unit: unit, Status: "skipped", Note: why})
-	}
-	add("sync time / floor search time", m.Sync.RatioToFloor, targetSyncToFloor, "×", true,
-		fmt.Sprintf("%.2fs / %.2fs", m.Sync.Seconds, m.Floor.Seconds))
-	add("simulate time / sync time", m.Simulate.RatioToSync, targetSimulateToSync, "×", true,
-		fmt.Sprintf("%.2fs / %.2fs", m.Simulate.Seconds, m.Sync.Seconds))
-	add("peak RSS of the server during the sync", float64(max(m.Sync.PeakRSSBytes, m.Simulate.PeakRSSBytes))/mb, targetPeakRSSMB, "MB", false,
-		fmt.Sprintf("sync %.0f MB, simulate %.0f MB", m.Sync.PeakRSSMB, m.Simulate.PeakRSSMB))
-	if t := r.Tenth; t != nil {
-		g := &Growth{PeopleRatio: ratio(float64(m.People), float64(t.People)),
-			SyncTimeRatio: ratio(m.Sync.Seconds, t.Sync.Seconds), SimulateTimeRatio: ratio(m.Simulate.Seconds, t.Simulate.Seconds),
-			FloorTimeRatio: ratio(m.Floor.Seconds, t.Floor.Seconds), SyncCPURatio: ratio(m.Sync.CPUSeconds, t.Sync.CPUSeconds),
-			SyncPeakRSSRatio:   ratio(float64(m.Sync.PeakRSSBytes), float64(t.Sync.PeakRSSBytes)),
-			DatabaseBuildRatio: ratio(m.Setup.DatabaseSeconds, t.Setup.DatabaseSeconds)}
-		if m.SignIn != nil && t.SignIn != nil {
-			g.SignInP99Ratio = ratio(m.SignIn.Product.P99Ms, t.SignIn.Product.P99Ms)
-		}
-		r.Growth = g
-		add(fmt.Sprintf("sync time at %d / at %d people", m.People, t.People), max(g.SyncTimeRatio, g.SimulateTimeRatio), targetGrowth, "×", true,
-			fmt.Sprintf("sync %.2fs / %.2fs = %.1f×, simulate %.2fs / %.2fs = %.1f×", m.Sync.Seconds, t.Sync.Seconds, g.SyncTimeRatio,
-				m.Simulate.Seconds, t.Simulate.Seconds, g.SimulateTimeRatio))
-	} else {
-		skip("sync time at N / at N/10 people", targetGrowth, "×", "-also-tenth=false")
-	}
-	if s := m.SignIn; s != nil {
-		add("sign-in p99 / raw search+bind p99", s.P99Ratio, targetSignInP99, "×", true,
-			fmt.Sprintf("%.1f ms / %.1f ms", s.Product.P99Ms, s.Raw.P99Ms))
-	} else {
-		skip("sign-in p99 / raw search+bind p99", targetSignInP99, "×", "-skip-signin")
-	}
-	if s := m.SignIn; s != nil && s.Attack != nil {
-		at := s.Attack
-		met := at.ThroughputRatio >= targetUnderAttack
-		st := map[bool]string{true: "met", false: "missed"}[met]
-		r.Targets = append(r.Targets, Target{Name: "sign-ins under attack / unloaded", Value: at.ThroughputRatio, Limit: targetUnderAttack, Unit: "×",
-			Met: met, Status: st, Note: fmt.Sprintf("at least; %.0f/s / %.0f/s, %d attackers at %.0f answers/s", at.UnderAttack.PerSecond, at.Unloaded.PerSecond, at.Attackers, at.AttackPerSecond)})
-		add("server CPU per throttled answer", at.ServerCPUMsPerThrottled, targetThrottledCPUMs, "ms", false,
-			fmt.Sprintf("%.0f answers/s, %.1f%% of them 429", at.AlonePerSecond, 100*at.AloneThrottledShare))
-	} else {
-		why := "-skip-signin"
-		if r.Options.Attackers == 0 {
-			why = "-attackers 0"
-		}
-		skip("sign-ins under attack / unloaded", targetUnderAttack, "×", why)
-		skip("server CPU per throttled answer", targetThrottledCPUMs, "ms", why)
-	}
-}
-
-// print writes the figures as a table.
-func (r *Report) print(w io.Writer) {
-	bw := bufio.NewWriter(w)
-	defer bw.Flush()
-	p := func(format string, a ...any) { fmt.Fprintf(bw, format+"\n", a...) }
-	p("")
-	p("== authority-bench: %s", r.Command)
-	p("machine: %d CPUs, %s, %s RAM, %s, kernel %s, %s", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemTotal, r.Machine.GoVersion, r.Machine.Kernel, r.Machine.SlapdVersion)
-	for _, rr := range []*RunReport{r.Tenth, r.Main} {
-		if rr == nil {
-			continue
-		}
-		p("")
-		p("-- %d people (%d users in scope; %s)", rr.People, rr.Users, rr.Valve)
-		p("   setup: people %.1fs, directory %.1fs, database %.1fs (%.0f MB)", rr.Setup.GenerateSeconds, rr.Setup.DirectorySeconds, rr.Setup.DatabaseSeconds, float64(rr.Setup.DatabaseBytes)/mb)
-		p("   %-26s %8s %8s %8s %8s %8s %8s %8s", "figure", "fastest", "÷ floor", "median", "÷ floor", "CPU-s", "slapd-s", "peak RSS")
-		f := rr.Floor
-		p("   %-26s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %5.0f MB  (runs %s)", "floor: bare paged search", f.Seconds, 1.0, f.SecondsMedian, 1.0, f.CPUSeconds, f.SlapdCPUSeconds, float64(f.PeakRSSBytes)/mb, floats(f.Runs))
-		for _, s := range []struct {
-			name string
-			r    *SyncResult
-		}{{"simulate synchronize", rr.Simulate}, {"full DIRSYNC", rr.Sync}} {
-			p("   %-26s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %5.0f MB  (runs %s)", s.name, s.r.Seconds, s.r.RatioToFloor, s.r.SecondsMedian, s.r.RatioToFloorMedian,
-				s.r.CPUSeconds, s.r.SlapdCPUSeconds, s.r.PeakRSSMB, floats(s.r.Runs))
-			extra := ""
-			if s.r.RatioToSync > 0 {
-				extra = fmt.Sprintf("; %.2f× the sync", s.r.RatioToSync)
-			}
-			match := "as expected"
-			if !s.r.CountsMatch {
-				match = fmt.Sprintf("EXPECTED %s", countsText(s.r.Expected))
-			}
-			p("   %-26s status %s, CPU (with slapd's) %.2f× the floor's%s", "", s.r.Status, s.r.CPURatioToFloor, extra)
-			p("   %-26s counts %s (%s)", "", countsText(s.r.Counts), match)
-		}
-		if s := rr.SignIn; s != nil {
-			p("   %-26s %9s %9s %9s %9s %9s", "sign-in, 8 clients", "per s", "median ms", "p99 ms", "max ms", "errors")
-			p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d", "raw LDAP search+bind", s.Raw.PerSecond, s.Raw.MedianMs, s.Raw.P99Ms, s.Raw.MaxMs, s.Raw.Errors)
-			p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d", "POST /api/v1/login", s.Product.PerSecond, s.Product.MedianMs, s.Product.P99Ms, s.Product.MaxMs, s.Product.Errors)
-			p("   %-26s %9.2f %9.2f %9.2f", "÷ raw", s.ThroughputRatio, s.MedianRatio, s.P99Ratio)
-			cpu := func(l LoadResult) string {
-				return fmt.Sprintf("server %.2f + slapd %.2f + client %.2f", l.CPUMsPerSignIn["server"], l.CPUMsPerSignIn["slapd"], l.CPUMsPerSignIn["client"])
-			}
-			p("   %-26s raw: %s; login: %s", "CPU ms per sign-in", cpu(s.Raw), cpu(s.Product))
-			if at := s.Attack; at != nil {
-				p("   %-26s %9s %9s %9s %9s %9s", fmt.Sprintf("under attack (%d attackers)", at.Attackers), "per s", "median ms", "p99 ms", "max ms", "errors")
-				p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d", "POST /api/v1/login, unloaded", at.Unloaded.PerSecond, at.Unloaded.MedianMs, at.Unloaded.P99Ms, at.Unloaded.MaxMs, at.Unloaded.Errors)
-				p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d", "... under attack", at.UnderAttack.PerSecond, at.UnderAttack.MedianMs, at.UnderAttack.P99Ms, at.UnderAttack.MaxMs, at.UnderAttack.Errors)
-				p("   %-26s %9.2f", "÷ unloaded", at.ThroughputRatio)
-				p("   %-26s %9.0f %9.1f %9.1f %9.1f %9d  (%.2f× unloaded; attackers %.0f answers/s)", "... rotating addresses", at.UnderRotatingAttack.PerSecond, at.UnderRotatingAttack.MedianMs,
-					at.UnderRotatingAttack.P99Ms, at.UnderRotatingAttack.MaxMs, at.UnderRotatingAttack.Errors, at.RotatingThroughputRatio, at.RotatingAttackPerSecond)
-				p("   %-26s %.0f answers/s %v meanwhile; alone %.0f/s, %.1f%% throttled; CPU ms per answer: server %.3f, attacker client %.3f; warm-up %.1fs, %d bad passwords checked",
-					"attackers", at.AttackPerSecond, at.AttackStatuses, at.AlonePerSecond, 100*at.AloneThrottledShare, at.ServerCPUMsPerThrottled, at.ClientCPUMsPerThrottled, at.WarmupSeconds, at.WarmupFailures)
-			}
-		}
-	}
-	if g := r.Growth; g != nil {
-		p("")
-		p("-- growth ×%.0f people: sync %.1f×, simulate %.1f×, floor %.1f×, sync CPU %.1f×, sync peak RSS %.1f×", g.PeopleRatio, g.SyncTimeRatio, g.SimulateTimeRatio, g.FloorTimeRatio, g.SyncCPURatio, g.SyncPeakRSSRatio)
-	}
-	p("")
-	p("-- targets")
-	for _, t := range r.Targets {
-		switch t.Status {
-		case "skipped":
-			p("   %-7s %-45s (%s)", "SKIPPED", t.Name, t.Note)
-		default:
-			cmp := "≤"
-			switch {
-			case t.Unit == "MB" || t.Unit == "ms":
-				cmp = "<"
-			case strings.HasPrefix(t.Note, "at least"):
-				cmp = "≥"
-			}
-			p("   %-7s %-45s %8.2f %s %s %g %s  (%s)", strings.ToUpper(t.Status), t.Name, t.Value, t.Unit, cmp, t.Limit, t.Unit, t.Note)
-		}
-	}
 }
 
 func countsText(c SyncCounts) string {

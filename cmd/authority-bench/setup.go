@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -25,13 +24,16 @@ const benchAdminPassword = "bench-admin-password"
 // registerBatch is how many users one registration transaction creates.
 const registerBatch = 10000
 
-// startDirectory loads A' into a fresh slapd under dir.
+// startDirectory loads A' into a fresh slapd under dir (with the syncprov
+// overlay, testenv's default, so that incremental runs can use syncrepl).
 func startDirectory(dir string, people []testenv.Person) (*testenv.Slapd, func(), error) {
 	sdir := filepath.Join(dir, "slapd")
 	if err := os.MkdirAll(sdir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("bench: slapd dir: %w", err)
 	}
-	s, stop, err := testenv.StartSlapdServer(sdir, people)
+	// The service account reads the syncrepl baseline of a full run and the
+	// changes of an incremental run unpaged: no size limit for it.
+	s, stop, err := testenv.StartSlapdServer(sdir, people, testenv.WithUnlimitedServiceAccount())
 	if err != nil {
 		return nil, nil, fmt.Errorf("bench: start slapd: %w", err)
 	}
@@ -43,6 +45,12 @@ type dbInfo struct {
 	dataDir  string
 	serverID int64
 	orgs     map[string]int64
+	// registrationKey is the root org's (Default, authentication ldap):
+	// the registration load registers people with it.
+	registrationKey string
+	// searchAttrs are the attributes the product's searches ask for on the
+	// bench's server (ldapauth.Server.SearchAttributes).
+	searchAttrs []string
 }
 
 // buildDatabase creates the authority data directory: an LDAP server record
@@ -70,10 +78,17 @@ func buildDatabase(ctx context.Context, dataDir string, slapd *testenv.Slapd, po
 		return nil, fmt.Errorf("bench: create the LDAP server record: %w", err)
 	}
 	info.serverID = srv.ID
+	// The very list the product asks for, from the stored record.
+	stored, err := app.LDAP.Get(ctx, srv.ID)
+	if err != nil {
+		return nil, fmt.Errorf("bench: read the LDAP server record: %w", err)
+	}
+	info.searchAttrs = stored.SearchAttributes()
 	root, err := app.Orgs.EnsureRoot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("bench: root org: %w", err)
 	}
+	info.registrationKey = root.RegistrationKey
 	if _, err := app.Orgs.Update(ctx, root.ID, orgs.Input{AuthMethod: str(orgs.AuthLDAP), LDAPServerIDs: &[]int64{srv.ID}}); err != nil {
 		return nil, fmt.Errorf("bench: set org %s to LDAP: %w", root.Name, err)
 	}
@@ -101,7 +116,7 @@ func buildDatabase(ctx context.Context, dataDir string, slapd *testenv.Slapd, po
 	ordered := make([]testenv.Person, 0, len(pop.before))
 	for _, active := range []bool{false, true} {
 		for _, p := range pop.before {
-			if pop.derivedA[strings.ToLower(p.UID)].active == active {
+			if lu := strings.ToLower(p.UID); !pop.notInDB[lu] && pop.derivedA[lu].active == active {
 				ordered = append(ordered, p)
 			}
 		}
@@ -124,7 +139,7 @@ func buildDatabase(ctx context.Context, dataDir string, slapd *testenv.Slapd, po
 				}
 				id, err := app.Users.CreateTx(ctx, tx, users.NewUser{
 					Username: p.UID, Email: email, FirstName: p.GivenName, LastName: p.SN, OrgID: orgID,
-					Roles: d.roles, LDAPServerID: &sid, LDAPDN: p.DN(testenv.BaseDN), LDAPUID: formatGUID(testenv.PersonGUID(p.UID)),
+					Roles: d.roles, LDAPServerID: &sid, LDAPDN: p.DN(testenv.BaseDN), LDAPUID: personUUID(p.UID),
 				})
 				if err != nil {
 					return fmt.Errorf("bench: register %s: %w", p.UID, err)
@@ -149,14 +164,6 @@ func buildDatabase(ctx context.Context, dataDir string, slapd *testenv.Slapd, po
 		return nil, fmt.Errorf("bench: checkpoint: %w", err)
 	}
 	return info, nil
-}
-
-// formatGUID is ldapauth's string form of AD's 16-byte objectGUID
-// (mixed-endian), the form the sync stores as the user's LDAP id.
-func formatGUID(b []byte) string {
-	return fmt.Sprintf("%08x-%04x-%04x-%x-%x",
-		binary.LittleEndian.Uint32(b[0:4]), binary.LittleEndian.Uint16(b[4:6]), binary.LittleEndian.Uint16(b[6:8]),
-		b[8:10], b[10:16])
 }
 
 // copyFile copies src to dst (the database snapshot every repetition starts from).

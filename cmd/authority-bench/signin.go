@@ -232,7 +232,7 @@ func rawSignIn(addr string) signInFunc {
 			return fmt.Errorf("service bind: %w", err)
 		}
 		res, err := c.Search(ldap.NewSearchRequest(testenv.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-			strings.Replace(searchFilter, "%u", ldap.EscapeFilter(username), 1), searchAttributes, nil))
+			strings.Replace(searchFilter, "%u", ldap.EscapeFilter(username), 1), allAttributes, nil))
 		if err != nil {
 			return fmt.Errorf("search: %w", err)
 		}
