@@ -12,7 +12,7 @@ import (
 // manager's DN to be resolved once every entry of the run has been seen.
 type pendingProfile struct {
 	profile   users.PackedProfile // packed: every user found may wait here until the run's end
-	managerDN string // "": the entry has none, the stored manager stays
+	managerDN string              // "": the entry has none, the stored manager stays
 	serverID  int64
 }
 
