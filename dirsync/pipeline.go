@@ -182,7 +182,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 		// The stable id first (docs/rules.md section 6.1): the same entry
 		// under a new username is the same user, renamed.
 		if u := e.byStableID(srv.ID, person.UID); u != nil && !u.found {
-			u.found, u.foundOn, u.foundDN = true, srv.ID, ent.DN
+			u.found, u.foundOn, u.foundDN = true, srv.ID, shareDN(u, ent.DN)
 			m := match{u: u, name: u.Username, person: person, dn: ent.DN, res: run()}
 			if !holds(person.Usernames, u.Username) && len(person.Usernames) > 0 {
 				m.name, m.rename = person.Usernames[0], person.Usernames[0]
@@ -209,7 +209,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 					}
 					continue
 				}
-				u.found, u.foundOn, u.foundDN = true, srv.ID, ent.DN
+				u.found, u.foundOn, u.foundDN = true, srv.ID, shareDN(u, ent.DN)
 				found = append(found, match{u: u, name: name, person: person, dn: ent.DN, res: run()})
 			}
 		}
@@ -236,4 +236,14 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 	ta := time.Now()
 	defer func() { e.inApply += time.Since(ta) }()
 	return e.apply(ctx, plans, &dups)
+}
+
+// shareDN returns dn, as the user's stored DN when they are the same text:
+// the run keeps the DN of every user it finds, and most are unchanged, so
+// the entry's own copy need not outlive its page.
+func shareDN(u *scopeUser, dn string) string {
+	if dn == u.LDAPDN {
+		return u.LDAPDN
+	}
+	return dn
 }
