@@ -259,14 +259,7 @@ func AddMemberOfAll(ctx context.Context, srv Server, entries ...*Entry) error {
 		return err
 	}
 	defer c.Close()
-	g, err := c.LoadGroups(ctx)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		g.Apply(e)
-	}
-	return nil
+	return c.applyNested(ctx, entries...)
 }
 
 // applyNested sets MemberOfAll on entries when the connection's server has

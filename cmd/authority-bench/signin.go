@@ -192,28 +192,10 @@ func summarize(clients int, lat []time.Duration, errs int, first string, elapsed
 // /api/v1/login on the server at addr, with one keep-alive HTTP client
 // connection per load client.
 func productSignIn(addr string, clients int) signInFunc {
-	cl := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2, IdleConnTimeout: time.Minute}}
-	url := "http://" + addr + "/api/v1/login"
+	login := newLoginClient(addr, clients)
 	return func(ctx context.Context, _ int, username string) error {
-		body, _ := json.Marshal(map[string]string{"username": username, "password": testenv.GeneratedPassword(username)})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := cl.Do(req)
-		if err != nil {
-			return err
-		}
-		raw, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
-		}
-		return nil
+		_, err := login.post(ctx, map[string]string{"username": username, "password": testenv.GeneratedPassword(username)})
+		return err
 	}
 }
 
@@ -244,4 +226,42 @@ func rawSignIn(addr string) signInFunc {
 		}
 		return nil
 	}
+}
+
+// loginClient posts to POST /api/v1/login on one server, with one
+// keep-alive HTTP connection per load client.
+type loginClient struct {
+	cl  *http.Client
+	url string
+}
+
+func newLoginClient(addr string, clients int) loginClient {
+	return loginClient{
+		cl:  &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2, IdleConnTimeout: time.Minute}},
+		url: "http://" + addr + "/api/v1/login",
+	}
+}
+
+// post sends body as JSON and returns the answer's body; an answer other
+// than 200 is an error naming its status and body.
+func (l loginClient) post(ctx context.Context, body map[string]string) ([]byte, error) {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := l.cl.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
+	}
+	return raw, nil
 }

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -175,27 +172,12 @@ func keptOpenSignIn(addr string, clients int, attrs []string) (fn signInFunc, cl
 // through POST /api/v1/login with the registration key and a device, from
 // clients concurrent clients, each person once.
 func measureRegistration(ctx context.Context, addr string, clients int, key string, names []string, meters []meter) (*RegistrationResult, error) {
-	cl := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2, IdleConnTimeout: time.Minute}}
-	url := "http://" + addr + "/api/v1/login"
+	login := newLoginClient(addr, clients)
 	register := func(ctx context.Context, _ int, username string) error {
-		body, _ := json.Marshal(map[string]string{"username": username, "password": testenv.GeneratedPassword(username),
+		raw, err := login.post(ctx, map[string]string{"username": username, "password": testenv.GeneratedPassword(username),
 			"registrationKey": key, "deviceGuid": "reg-" + username, "deviceName": username + "'s new laptop"})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
 			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := cl.Do(req)
-		if err != nil {
-			return err
-		}
-		raw, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(raw)))
 		}
 		var out struct {
 			User struct {
