@@ -103,6 +103,15 @@ func Compile(field, source string) (*Program, error) {
 		return nil, e
 	}
 
+	if idx, what, bad := reservedSyntax(tree); bad {
+		line, col := admin.position(int(idx) - 2)
+		e := apperr.Invalid(field, "%s at line %d, column %d is not supported in scripts", what, line, col)
+		e.Line, e.Column = line, col
+		return nil, e
+	}
+	attrs, all := referencedAttributes(tree)
+	guardConcatenation(tree)
+
 	prog, err := goja.CompileAST(tree, false)
 	if err != nil {
 		var ce *goja.CompilerSyntaxError
@@ -118,7 +127,6 @@ func Compile(field, source string) (*Program, error) {
 		e.Line, e.Column = line, col
 		return nil, e
 	}
-	attrs, all := referencedAttributes(tree)
 	return &Program{field: field, source: source, prog: prog, wrapped: wrapped, admin: admin, attrs: attrs, allAttrs: all}, nil
 }
 

@@ -110,6 +110,8 @@ func TestCompileRefusesWithLineAndColumn(t *testing.T) {
 		{"closing the wrapping parenthesis", "function(e) { return true; }); while(true){}; (function(){}", 1, 29, []string{"more than one statement"}},
 		// Syntax goja runs in one unbounded step (syntax.go).
 		{"a BigInt literal", "function(e) {\n  return 2n ** 1000000000n > 0;\n}", 2, 10, []string{"a BigInt literal (2n) at line 2, column 10 is not supported in scripts"}},
+		{"a with statement", "function(e) {\n  with (e) { return dn; }\n}", 2, 3, []string{"a with statement at line 2, column 3 is not supported in scripts"}},
+		{"a reserved name", "function(e) {\n  var __authority_concat = String;\n  return 'x' + e.cn;\n}", 2, 7, []string{"the name __authority_concat (names starting with __authority_ are reserved) at line 2, column 7"}},
 		{"object spread", "function(e) {\n  var o = {a: 1, ...e.dn};\n  return true;\n}", 2, 21, []string{"object spread ({...x}) at line 2, column 21"}},
 		{"object rest", "function(e) { var {a, ...rest} = e; return true; }", 1, 26, []string{"object rest pattern"}},
 		{"object rest in a parameter", "function({dn, ...rest}) { return true; }", 1, 18, []string{"object rest pattern"}},

@@ -117,6 +117,10 @@
 //     lookaround, and matches that start after index 0 whose pattern has ^,
 //     \b or \B), regexp2 runs here with a MatchTimeout of what is left of
 //     the call's limit.
+//   - Joins of strings (+, +=, template literals) are rewritten by Compile
+//     so that each result is checked and charged as soon as it is made
+//     (concat.go): the one way a script grows a string without a built-in
+//     needs no watchdog.
 //   - The Runner's timer stops the call at its limit, and while a call runs
 //     longer than 250 µs it also reads how much the whole process has
 //     allocated, every 500 µs, and stops the call past 12 MB (a watchdog

@@ -328,8 +328,14 @@ func (sb *sandbox) checkSource(what, src string) {
 	if err != nil {
 		return // the original reports the syntax error
 	}
-	if _, bad, found := forbiddenSyntax(tree); found {
-		obj, cerr := sb.syntaxError(nil, sb.vm.ToValue(bad+" is not supported in scripts"))
+	msg := ""
+	if bad, found := unguardable(tree); found {
+		msg = bad + " is not supported in source given to " + what + " (write it in the script itself)"
+	} else if _, bad, found := forbiddenSyntax(tree); found {
+		msg = bad + " is not supported in scripts"
+	}
+	if msg != "" {
+		obj, cerr := sb.syntaxError(nil, sb.vm.ToValue(msg))
 		if cerr != nil {
 			panic(cerr)
 		}

@@ -249,6 +249,9 @@ func (sb *sandbox) install() error {
 	if err := arrayIterProto.DefineAccessorProperty("done", done, nil, goja.FLAG_TRUE, goja.FLAG_FALSE); err != nil {
 		return err
 	}
+	if err := sb.installConcatGuard(); err != nil {
+		return err
+	}
 	sb.execWrapper = sb.wrapped[sb.origExecObj]
 	if !keepInstallMaps { // only needed while installing (and by tests)
 		sb.seen, sb.wrapped, sb.guards, sb.ctors, sb.mine, sb.skip = nil, nil, nil, nil, nil, nil
