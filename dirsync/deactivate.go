@@ -60,9 +60,9 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 	if len(cands) == 0 {
 		return StatusOK, "", e.recordMisses(ctx, misses)
 	}
-	if e.valve.Trips(len(cands), len(e.users)) {
+	if e.valve.Trips(len(cands), e.total.Users) {
 		if !e.req.OverrideValve {
-			e.log.valve(len(cands), len(e.users), e.valve)
+			e.log.valve(len(cands), e.total.Users, e.valve)
 			// One line per user kept (up to what the history keeps; the
 			// rest are only counted).
 			var kept outcome
@@ -75,7 +75,7 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 			}
 			return StatusValve, ValveMessage, nil
 		}
-		e.log.valveOverridden(len(cands), len(e.users))
+		e.log.valveOverridden(len(cands), e.total.Users)
 	}
 	for batch := 1; len(cands) > 0; batch++ {
 		if err := ctx.Err(); err != nil {
@@ -95,8 +95,8 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 		return StatusFailed, "", err
 	}
 	msg := ""
-	if e.valve.Trips(e.ident, len(e.users)) {
-		msg = fmt.Sprintf("safety valve overridden: %d of %d users were identified for deactivation", e.ident, len(e.users))
+	if e.valve.Trips(e.ident, e.total.Users) {
+		msg = fmt.Sprintf("safety valve overridden: %d of %d users were identified for deactivation", e.ident, e.total.Users)
 	}
 	return StatusOK, msg, nil
 }

@@ -61,6 +61,11 @@ func TestSyncIncrementalSyncrepl(t *testing.T) {
 		if run.Status != dirsync.StatusOK || run.Mode != dirsync.ModeIncremental || tr == nil || !tr.SeesDeletes || tr.Deleted < 1 {
 			t.Fatalf("incremental run: %+v %+v", run, tr)
 		}
+		if run.Counts.Users != len(people)+len(ghosts) {
+			// It reads only the users its changes name, but counts (and
+			// weighs its safety valve against) the whole scope.
+			t.Errorf("run %d: %d users in scope, want %d", run.ID, run.Counts.Users, len(people)+len(ghosts))
+		}
 		if run.Counts.Deactivated != 2 {
 			t.Errorf("run %d (simulated %v): %d deactivated, want 2 (the disabled and the deleted person):\n%s", run.ID, run.Simulated, run.Counts.Deactivated, changeText(run))
 		}
@@ -169,5 +174,60 @@ func TestScheduleIncrementalRuns(t *testing.T) {
 	e.Clock.Advance(time.Hour)
 	if run := scheduled(); run.Mode != dirsync.ModeFull {
 		t.Fatalf("after an hour: %s %q", run.Mode, run.Message)
+	}
+}
+
+// An incremental run reads only the users its changes name, yet weighs its
+// deactivations against the whole scope: deleting a quarter of the
+// directory between two runs trips the safety valve as a full run would,
+// and deleting a few does not.
+func TestSyncIncrementalValve(t *testing.T) {
+	e := start(t)
+	if _, err := e.App.LDAP.SaveSettings(e.ctx, ldapauth.Settings{RegistrantsNotFound: "deny", SyncInterval: "12h", IncrementalInterval: "5m", ValvePercent: 10, ValveMinUsers: 10}); err != nil {
+		t.Fatal(err)
+	}
+	var people []testenv.Person
+	for _, p := range testenv.GeneratePeople(600, 23) {
+		if !p.Disabled() {
+			p.Extra = map[string][]string{"objectGUID": {}}
+			people = append(people, p)
+		}
+	}
+	sl := testenv.StartSlapd(t, people, testenv.WithUnlimitedServiceAccount())
+	srv := e.server(slapdInput(sl))
+	org := e.ldapOrg("Campus", srv.ID)
+	ids := e.users(org.ID, uids(people)...)
+	if full := e.sync(dirsync.Request{}); full.Status != dirsync.StatusOK {
+		t.Fatalf("full run: %s %q", full.Status, full.Message)
+	}
+	few := people[:5]
+	for _, p := range few {
+		if err := sl.DeletePerson(p.UID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if run := e.sync(dirsync.Request{Incremental: true}); run.Status != dirsync.StatusOK || run.Mode != dirsync.ModeIncremental || run.Counts.Deactivated != len(few) {
+		t.Fatalf("a few deleted: %s %s %q %+v", run.Mode, run.Status, run.Message, run.Counts)
+	}
+	many := people[5 : 5+len(people)/4]
+	for _, p := range many {
+		if err := sl.DeletePerson(p.UID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := e.sync(dirsync.Request{Incremental: true})
+	if run.Status != dirsync.StatusValve || run.Mode != dirsync.ModeIncremental || run.Identified != len(many) || run.Counts.Deactivated != 0 {
+		t.Fatalf("a quarter deleted: %s %s identified %d %+v", run.Mode, run.Status, run.Identified, run.Counts)
+	}
+	for _, p := range many {
+		if e.user(ids[p.UID]).Status != users.StatusActive {
+			t.Fatalf("%s deactivated despite the valve", p.UID)
+		}
+	}
+	// The valve held the run back: its state did not move, so the next run
+	// sees the same deletions, and an override applies them.
+	over := e.sync(dirsync.Request{Incremental: true, OverrideValve: true})
+	if over.Status != dirsync.StatusOK || over.Mode != dirsync.ModeIncremental || over.Counts.Deactivated != len(many) {
+		t.Fatalf("override: %s %s %q %+v", over.Mode, over.Status, over.Message, over.Counts)
 	}
 }

@@ -155,9 +155,21 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 	if t := e.inc.tracking[srv.ID]; t != nil {
 		t.Examined += len(entries)
 	}
+	persons := make([]ldapauth.Person, len(entries))
+	for i, ent := range entries {
+		if ent != nil {
+			persons[i] = srv.Person(ent)
+		}
+	}
+	if e.named != nil {
+		keys, uids := namesOf(persons)
+		if err := e.loadNamed(ctx, keys, uids); err != nil {
+			return err
+		}
+	}
 	var found []match
 	var dups outcome
-	for _, ent := range entries {
+	for i, ent := range entries {
 		if err := ctx.Err(); err != nil {
 			// Asked to stop: no more script calls for this page.
 			return err
@@ -166,7 +178,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 			continue
 		}
 		var res *script.Result
-		person := srv.Person(ent)
+		person := persons[i]
 		run := func() *script.Result {
 			if res == nil {
 				t0 := time.Now()
@@ -236,6 +248,20 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 	ta := time.Now()
 	defer func() { e.inApply += time.Since(ta) }()
 	return e.apply(ctx, plans, &dups)
+}
+
+// namesOf returns the username keys (casefold.Key) and the lower-case
+// stable ids of persons: what an incremental run reads their users by.
+func namesOf(persons []ldapauth.Person) (keys, uids []string) {
+	for _, p := range persons {
+		for _, n := range p.Usernames {
+			keys = append(keys, casefold.Key(n))
+		}
+		if p.UID != "" {
+			uids = append(uids, strings.ToLower(p.UID))
+		}
+	}
+	return keys, uids
 }
 
 // shareDN returns dn, as the user's stored DN when they are the same text:

@@ -48,9 +48,10 @@ type engine struct {
 	servers  []ldapauth.Server
 	sets     map[int64]*script.Set
 	serves   map[int64]map[int64]bool // org id → server ids of the org
-	users    []*scopeUser
-	byName   userIndex // casefold.Key of the username (several only for names an earlier version let differ in case)
-	byUID    userIndex // the stable id (lower case) of the entry each user matched last
+	users    []*scopeUser             // the users in scope (an incremental run: those its changes named)
+	named    map[int64]bool           // an incremental run: the ids of the users it has read (loadNamed)
+	byName   userIndex                // casefold.Key of the username (several only for names an earlier version let differ in case)
+	byUID    userIndex                // the stable id (lower case) of the entry each user matched last
 	mapping  roles.Mapping
 	orgs     map[int64]*Counts
 	total    Counts
@@ -232,7 +233,11 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	go func() {
 		defer close(e.usersDone)
 		tl := time.Now()
-		if e.usersErr = e.loadUsers(ctx); e.usersErr == nil {
+		load := e.loadUsers
+		if e.inc.mode == ModeIncremental {
+			load = e.countUsers
+		}
+		if e.usersErr = load(ctx); e.usersErr == nil {
 			e.usersErr = e.rec.progress(ctx, s.db, e.total, e.warnings)
 		}
 		e.tLoad = time.Since(tl)
@@ -245,6 +250,11 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	}
 	if err := e.waitUsers(); err != nil {
 		return StatusFailed, err.Error()
+	}
+	if e.named != nil {
+		if err := e.loadGone(ctx); err != nil {
+			return StatusFailed, err.Error()
+		}
 	}
 	if err := e.resolveProfiles(ctx); err != nil {
 		return StatusFailed, err.Error()

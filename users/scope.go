@@ -34,6 +34,11 @@ type ScopeUser struct {
 	Protected bool
 }
 
+// scopeColumns are the columns of a ScopeUser (scanScope reads them).
+const scopeColumns = `u.id, u.username, u.org_id, u.status, u.status_reason, u.pending_reason,
+	u.email, u.first_name, u.last_name, u.title, u.department, u.division, u.employee_type, u.employee_number,
+	u.city, u.state, u.country, u.manager_id, coalesce(u.ldap_server_id, 0), u.ldap_dn, u.ldap_uid, u.password_hash <> '', u.dirsync_misses`
+
 // InScope calls fn with every user of the orgs orgIDs, ordered by id.
 func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser)) error {
 	if len(orgIDs) == 0 {
@@ -49,39 +54,125 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 	if err := eachRow(ctx, s.DB, `SELECT DISTINCT user_id, '' FROM (`+heldUsersSQL+`)`, nil, collect(held)); err != nil {
 		return fmt.Errorf("users: the users on legal hold: %w", err)
 	}
-	args := make([]any, len(orgIDs))
-	for i, id := range orgIDs {
-		args[i] = id
-	}
-	rows, err := s.DB.QueryxContext(ctx, `SELECT u.id, u.username, u.org_id, u.status, u.status_reason, u.pending_reason,
-		u.email, u.first_name, u.last_name, u.title, u.department, u.division, u.employee_type, u.employee_number,
-		u.city, u.state, u.country, u.manager_id, coalesce(u.ldap_server_id, 0), u.ldap_dn, u.ldap_uid, u.password_hash <> '', u.dirsync_misses
-		FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) ORDER BY u.id`, args...)
+	rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`, 0, 0
+		FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) ORDER BY u.id`, int64Args(orgIDs)...)
 	if err != nil {
 		return fmt.Errorf("users: the users in scope: %w", err)
 	}
+	return scanScope(rows, func(u *ScopeUser, _, _ bool) {
+		u.State.OnHold = held[u.ID]
+		u.Protected = u.Protected && admins[u.ID]
+		fn(*u)
+	})
+}
+
+// InScopeNamed calls fn with the users of the orgs orgIDs whose username
+// has one of the casefold keys (casefold.Key) or whose last matched entry
+// had one of the stable ids (compared in lower case): the users an
+// incremental sync's changes name, read by index rather than all of them.
+// A user named both ways comes once.
+func (s *Service) InScopeNamed(ctx context.Context, orgIDs []int64, keys, uids []string, fn func(ScopeUser)) error {
+	if len(orgIDs) == 0 {
+		return nil
+	}
+	seen := map[int64]bool{}
+	query := func(where string, values []string) error {
+		per := max(1, 900-len(orgIDs))
+		for len(values) > 0 {
+			chunk := values[:min(len(values), per)]
+			values = values[len(chunk):]
+			args := int64Args(orgIDs)
+			for _, v := range chunk {
+				args = append(args, v)
+			}
+			rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`,
+				EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = '`+roles.Sysadmin+`'), `+onHoldSQL+`
+				FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) AND `+where+` IN (`+placeholders(len(chunk))+`)`, args...)
+			if err != nil {
+				return err
+			}
+			err = scanScope(rows, func(u *ScopeUser, admin, onHold bool) {
+				if seen[u.ID] {
+					return
+				}
+				seen[u.ID] = true
+				u.State.OnHold = onHold
+				u.Protected = u.Protected && admin
+				fn(*u)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := query(`u.username_key`, keys); err != nil {
+		return fmt.Errorf("users: the users named by a change: %w", err)
+	}
+	if err := query(`u.ldap_uid <> '' AND lower(u.ldap_uid)`, uids); err != nil {
+		return fmt.Errorf("users: the users of changed entries: %w", err)
+	}
+	return nil
+}
+
+// CountInScope returns how many users each of the orgs orgIDs has.
+func (s *Service) CountInScope(ctx context.Context, orgIDs []int64) (map[int64]int, error) {
+	counts := map[int64]int{}
+	if len(orgIDs) == 0 {
+		return counts, nil
+	}
+	rows, err := s.DB.QueryxContext(ctx, `SELECT org_id, count(*) FROM users WHERE org_id IN (`+placeholders(len(orgIDs))+`) GROUP BY org_id`, int64Args(orgIDs)...)
+	if err != nil {
+		return nil, fmt.Errorf("users: count the users in scope: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var org int64
+		var n int
+		if err := rows.Scan(&org, &n); err != nil {
+			return nil, fmt.Errorf("users: count the users in scope: %w", err)
+		}
+		counts[org] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("users: count the users in scope: %w", err)
+	}
+	return counts, nil
+}
+
+// scanScope reads rows of scopeColumns followed by two flags (an
+// administrator, on legal hold) and calls fn with each user. Protected is
+// set from the username, password and DN; fn adds the administrator role.
+func scanScope(rows *sqlx.Rows, fn func(u *ScopeUser, admin, onHold bool)) error {
 	defer rows.Close()
 	for rows.Next() {
 		var u ScopeUser
 		var p Profile
-		var hasPassword bool
+		var hasPassword, admin, onHold bool
 		var status, reason, pending sql.RawBytes
 		if err := rows.Scan(&u.ID, &u.Username, &u.OrgID, &status, &reason, &pending,
 			&p.Email, &p.FirstName, &p.LastName, &p.Title, &p.Department,
 			&p.Division, &p.EmployeeType, &p.EmployeeNumber, &p.City, &p.State,
-			&p.Country, &p.ManagerID, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword, &u.Misses); err != nil {
+			&p.Country, &p.ManagerID, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword, &u.Misses, &admin, &onHold); err != nil {
 			return fmt.Errorf("users: the users in scope: %w", err)
 		}
 		u.State.Status, u.State.Reason, u.State.Pending = Status(intern(status)), Reason(intern(reason)), Reason(intern(pending))
 		u.Profile = PackProfile(p)
-		u.State.OnHold = held[u.ID]
-		u.Protected = casefold.Equal(u.Username, BuiltinAdmin) && admins[u.ID] && hasPassword && u.LDAPDN == ""
-		fn(u)
+		u.Protected = casefold.Equal(u.Username, BuiltinAdmin) && hasPassword && u.LDAPDN == ""
+		fn(&u, admin, onHold)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("users: the users in scope: %w", err)
 	}
 	return nil
+}
+
+func int64Args(ids []int64) []any {
+	args := make([]any, len(ids), len(ids)+900)
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
 }
 
 // SetMissesTx records, for users ids, how many runs in a row have not
