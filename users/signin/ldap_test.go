@@ -125,6 +125,16 @@ func TestRegistrationRunsTheScripts(t *testing.T) {
 		t.Fatalf("Students must be created under the registration key's org and inherit LDAP: %+v %v", students, err)
 	}
 
+	// A registration whose device belongs to someone else is refused whole:
+	// no user is left behind (one transaction for the user and its device).
+	code, _, raw = login(t, e, map[string]any{"username": "bob", "password": testenv.DemoPassword, "registrationKey": org.RegistrationKey, "deviceGuid": "alice-1"})
+	if code != 403 {
+		t.Fatalf("bob with alice's device: %d %s", code, raw)
+	}
+	if _, err := e.App.Users.ByUsername(context.Background(), "bob"); err == nil {
+		t.Fatal("a user was left behind by a refused registration")
+	}
+
 	// The active script refuses dave (userAccountControl 514): 403, and no user is created.
 	code, res, raw = login(t, e, map[string]any{"username": "dave", "password": testenv.DemoPassword, "registrationKey": org.RegistrationKey})
 	if code != 403 {

@@ -320,17 +320,30 @@ func (s *Service) register(ctx context.Context, req Request, a *attempt) (Result
 			return Result{}, err // before the user is created
 		}
 	}
-	var id int64
+	// The user, its device and what the client gets back: one transaction,
+	// so that a registration is whole or absent (a device that belongs to
+	// someone else leaves no user behind).
+	var res Result
 	err = s.Users.InTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		id, err = s.Users.CreateTx(ctx, tx, nu)
+		id, err := s.Users.CreateTx(ctx, tx, nu)
+		if err != nil {
+			return err
+		}
+		if req.DeviceGUID != "" {
+			d, err := s.Users.RegisterDeviceTx(ctx, tx, id, req.DeviceGUID, req.DeviceName)
+			if err != nil {
+				return err
+			}
+			res.Device = &d
+		}
+		res.User, err = users.GetTx(ctx, tx, id)
 		return err
 	})
 	if err != nil {
 		return Result{}, err
 	}
 	a.succeed()
-	return s.withDevice(ctx, id, req)
+	return res, nil
 }
 
 func (s *Service) withDevice(ctx context.Context, userID int64, req Request) (Result, error) {
