@@ -215,6 +215,11 @@ func loadRoles(ctx context.Context, q sqlx.QueryerContext, us []User) error {
 // Get returns user id.
 func (s *Service) Get(ctx context.Context, id int64) (User, error) { return GetTx(ctx, s.reads, id) }
 
+// GetInTx returns user id, read inside tx through statements prepared once.
+func (s *Service) GetInTx(ctx context.Context, tx *sqlx.Tx, id int64) (User, error) {
+	return GetTx(ctx, s.reads.InTx(tx), id)
+}
+
 // GetTx returns user id, reading through q.
 func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (User, error) {
 	u, err := one(ctx, q, `u.id = ?`, id)
@@ -359,10 +364,11 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	if err := CheckManagerTx(ctx, tx, 0, p.ManagerID); err != nil {
 		return 0, err
 	}
+	c := s.reads.InTx(tx) // the statements of a registration, prepared once
 	if n.OrgID == 0 {
 		return 0, apperr.Invalid("orgId", "is required")
 	}
-	org, err := orgs.GetTx(ctx, tx, n.OrgID)
+	org, err := orgs.GetTx(ctx, c, n.OrgID)
 	if apperr.Is(err, apperr.KindNotFound) {
 		return 0, apperr.Invalid("orgId", "org %d does not exist", n.OrgID)
 	}
@@ -376,12 +382,12 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	if len(names) == 0 {
 		names = org.DefaultRoles
 	}
-	rs, err := roles.Canonical(ctx, tx, "roles", names)
+	rs, err := roles.Canonical(ctx, c, "roles", names)
 	if err != nil {
 		return 0, err
 	}
 	var exists int
-	if err := tx.GetContext(ctx, &exists, `SELECT count(*) FROM users WHERE username_key = ?`, casefold.Key(n.Username)); err != nil {
+	if err := sqlx.GetContext(ctx, c, &exists, `SELECT count(*) FROM users WHERE username_key = ?`, casefold.Key(n.Username)); err != nil {
 		return 0, fmt.Errorf("users: create: %w", err)
 	}
 	if exists > 0 {
@@ -394,7 +400,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 		}
 	}
 	now := s.stamp()
-	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, username_key, email, first_name, last_name, title, department,
+	res, err := c.ExecContext(ctx, `INSERT INTO users(username, username_key, email, first_name, last_name, title, department,
 		division, employee_type, employee_number, city, state, country, manager_id, org_id, password_hash, ldap_server_id,
 		ldap_dn, ldap_uid, created_at, updated_at)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -406,7 +412,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	}
 	id, _ := res.LastInsertId()
 	for _, r := range rs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles(user_id, role) VALUES(?, ?)`, id, r); err != nil {
+		if _, err := c.ExecContext(ctx, `INSERT INTO user_roles(user_id, role) VALUES(?, ?)`, id, r); err != nil {
 			return 0, fmt.Errorf("users: create %s: role %s: %w", n.Username, r, err)
 		}
 	}

@@ -113,3 +113,74 @@ func (q *Queryer) Close() error {
 	}
 	return first
 }
+
+// InTx returns a reader and writer that runs q's statements inside tx:
+// each query is prepared once (on the first connection it runs on) and
+// reused by every later transaction on that connection, where tx's own
+// methods compile the SQL again on every call. Writes go through it too:
+// a transaction's statements are few and their texts fixed.
+func (q *Queryer) InTx(tx *sqlx.Tx) *Tx { return &Tx{q: q, tx: tx} }
+
+// Tx is a Queryer bound to one transaction (Queryer.InTx).
+type Tx struct {
+	q  *Queryer
+	tx *sqlx.Tx
+}
+
+var _ sqlx.QueryerContext = (*Tx)(nil)
+var _ sqlx.ExecerContext = (*Tx)(nil)
+
+// stmt returns query's statement for the transaction; nil when the cache
+// is full.
+func (t *Tx) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	st, err := t.q.stmt(ctx, query)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	return t.tx.StmtxContext(ctx, st), nil
+}
+
+// QueryContext implements sqlx.QueryerContext.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return t.tx.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// QueryxContext implements sqlx.QueryerContext.
+func (t *Tx) QueryxContext(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return t.tx.QueryxContext(ctx, query, args...)
+	}
+	return st.QueryxContext(ctx, args...)
+}
+
+// QueryRowxContext implements sqlx.QueryerContext.
+func (t *Tx) QueryRowxContext(ctx context.Context, query string, args ...any) *sqlx.Row {
+	st, err := t.stmt(ctx, query)
+	if err != nil || st == nil {
+		return t.tx.QueryRowxContext(ctx, query, args...)
+	}
+	return st.QueryRowxContext(ctx, args...)
+}
+
+// ExecContext implements sqlx.ExecerContext.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return t.tx.ExecContext(ctx, query, args...)
+	}
+	return st.ExecContext(ctx, args...)
+}

@@ -110,3 +110,45 @@ func TestQueryerReadsWhatTheDatabaseHolds(t *testing.T) {
 		t.Fatalf("after close: %q, %v", name, err)
 	}
 }
+
+// Statements run through InTx belong to the transaction: a rollback
+// discards their writes, a commit keeps them, and they see the
+// transaction's own writes; many transactions share one prepared
+// statement per query.
+func TestInTxBelongsToTheTransaction(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	q := New(db)
+	write := func(id int, commit bool) {
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := q.InTx(tx)
+		if _, err := c.ExecContext(ctx, `INSERT INTO t (id, name) VALUES (?, ?)`, id, fmt.Sprintf("new%d", id)); err != nil {
+			t.Fatal(err)
+		}
+		var name string
+		if err := sqlx.GetContext(ctx, c, &name, `SELECT name FROM t WHERE id = ?`, id); err != nil || name != fmt.Sprintf("new%d", id) {
+			t.Fatalf("inside the transaction: %q %v", name, err)
+		}
+		if commit {
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id := 200; id < 220; id++ {
+		write(id, id%2 == 0)
+	}
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM t WHERE id >= 200`); err != nil || n != 10 {
+		t.Fatalf("%d rows kept, want the 10 committed (%v)", n, err)
+	}
+	if len(q.stmts) != 2 {
+		t.Errorf("%d statements prepared, want 2", len(q.stmts))
+	}
+}

@@ -336,7 +336,7 @@ func (s *Service) register(ctx context.Context, req Request, a *attempt) (Result
 			}
 			res.Device = &d
 		}
-		res.User, err = users.GetTx(ctx, tx, id)
+		res.User, err = s.Users.GetInTx(ctx, tx, id)
 		return err
 	})
 	if err != nil {
