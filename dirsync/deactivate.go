@@ -3,6 +3,7 @@ package dirsync
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/jmoiron/sqlx"
 
@@ -20,37 +21,45 @@ func (e *engine) deactivate(ctx context.Context) (Status, string, error) {
 	var cands []*scopeUser
 	var guard outcome
 	misses := map[int][]int64{} // consecutive misses → users to record them on
+	if len(e.foundMissed) > 0 {
+		misses[0] = e.foundMissed
+	}
 	e.waiting = map[int]int{}
-	for _, u := range e.users {
-		if u.found && u.Misses > 0 {
-			misses[0] = append(misses[0], u.ID)
-		}
+	consider := func(u *scopeUser) {
 		if u.found && !u.inactive {
-			continue
+			return
 		}
 		if !u.found && !e.notFoundCounts(u) {
-			continue // an incremental run deactivates only what it saw go
+			return // an incremental run deactivates only what it saw go
 		}
 		if !u.found && u.State.Status != users.StatusDeactivated {
 			if n := u.Misses + 1; n < e.missedRuns {
 				// Not yet: the missed-run threshold (docs/rules.md section 6.1).
 				misses[n] = append(misses[n], u.ID)
 				e.waiting[n]++
-				continue
+				return
 			}
 			if u.Misses > 0 {
 				misses[0] = append(misses[0], u.ID)
 			}
 		}
 		if !(users.Transition{Before: u.State, After: u.State.Deactivate(users.ReasonDirsync)}).Changed() {
-			continue
+			return
 		}
 		if u.Protected {
 			guard.warn(u, "lockout guard: the built-in administrator is never deactivated by a sync, although it was not found active in the directory")
-			continue
+			return
 		}
 		cands = append(cands, u)
 	}
+	for _, u := range e.keep {
+		consider(u)
+	}
+	if err := e.unfound(ctx, consider); err != nil {
+		return StatusFailed, "", err
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].ID < cands[j].ID })
+	sort.Slice(guard.lines, func(i, j int) bool { return guard.lines[i].UserID < guard.lines[j].UserID })
 	if len(guard.lines) > 0 {
 		if err := e.apply(ctx, nil, &guard); err != nil {
 			return StatusFailed, "", err

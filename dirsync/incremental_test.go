@@ -231,3 +231,46 @@ func TestSyncIncrementalValve(t *testing.T) {
 		t.Fatalf("override: %s %s %q %+v", over.Mode, over.Status, over.Message, over.Counts)
 	}
 }
+
+// A run holds only the users of the page it processes, yet remembers whom
+// it found: a username found again in an entry many pages later is a
+// warning that names both entries, the user stays as the first entry
+// says, and nobody the run found is taken for a leaver.
+func TestSyncDuplicateAcrossPages(t *testing.T) {
+	e := start(t)
+	var people []testenv.Person
+	for _, p := range testenv.GeneratePeople(1200, 29) {
+		if !p.Disabled() {
+			p.Extra = map[string][]string{"objectGUID": {}}
+			people = append(people, p)
+		}
+	}
+	first := people[0]
+	twin := testenv.Person{UID: "twin-of-first", GivenName: "Twin", SN: "Entry", OU: "Elsewhere",
+		Extra: map[string][]string{"objectGUID": {}, "sAMAccountName": {first.UID}}}
+	sl := testenv.StartSlapd(t, append(people, twin), testenv.WithUnlimitedServiceAccount())
+	srv := e.server(slapdInput(sl))
+	org := e.ldapOrg("Campus", srv.ID)
+	ids := e.users(org.ID, uids(people)...)
+	// Twice: the second run knows each user's stable id, and the twin's
+	// is another one.
+	for _, req := range []dirsync.Request{{}, {Simulate: true}, {}} {
+		run := e.sync(req)
+		if run.Status != dirsync.StatusOK || run.Counts.Deactivated != 0 || run.Counts.Users != len(people) {
+			t.Fatalf("run: %s %q %+v", run.Status, run.Message, run.Counts)
+		}
+		warned := false
+		for _, c := range run.Changes {
+			if c.Change == dirsync.ChangeWarning && strings.Contains(c.Message, "found in several entries") &&
+				strings.Contains(c.Message, first.DN(sl.BaseDN)) && strings.Contains(c.Message, twin.DN(sl.BaseDN)) {
+				warned = true
+			}
+		}
+		if !warned {
+			t.Errorf("run %d: no warning naming both entries of %s:\n%s", run.ID, first.UID, changeText(run))
+		}
+	}
+	if u := e.user(ids[first.UID]); u.Status != users.StatusActive || !strings.EqualFold(u.LDAPDN, first.DN(sl.BaseDN)) {
+		t.Errorf("%s: %s, DN %s", first.UID, u.Status, u.LDAPDN)
+	}
+}

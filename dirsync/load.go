@@ -32,39 +32,25 @@ func (e *engine) loadServers(ctx context.Context, scope []orgs.Org) error {
 				return fmt.Errorf("compile the scripts of LDAP server %d (%s): %w", srv.ID, srv.Name, err)
 			}
 			e.servers = append(e.servers, srv)
+			e.managers = e.managers || srv.ManagerAttribute != ""
 			e.sets[srv.ID] = set
 		}
 	}
 	return nil
 }
 
-// loadUsers reads the users of the orgs in scope (users.InScope: a compact
-// record each; the set of users in scope is what a run holds in memory).
-func (e *engine) loadUsers(ctx context.Context) error {
-	var slab []scopeUser // users are allocated in blocks: one allocation per usersBlock users
-	err := e.s.users.InScope(ctx, e.orgIDs, func(su users.ScopeUser) {
-		if len(slab) == cap(slab) {
-			slab = make([]scopeUser, 0, usersBlock)
-		}
-		slab = append(slab, scopeUser{ScopeUser: su})
-		u := &slab[len(slab)-1]
-		e.index(u)
-		e.orgs[u.OrgID].Users++
-		e.total.Users++
-	})
-	if err != nil {
-		return fmt.Errorf("load the users in scope: %w", err)
-	}
-	return nil
-}
-
-// countUsers counts the users in scope, by org, for an incremental run:
-// it reads only the users its changes name (loadNamed), but its counts and
-// its safety valve are those of the whole scope.
+// countUsers counts the users in scope, by org. A run does not hold them:
+// each page reads the users its entries name (loadPage), and once every
+// server has been read, the users it did not find are streamed past the
+// deactivation rules (unfound). Its counts and its safety valve are those
+// of the whole scope.
 func (e *engine) countUsers(ctx context.Context) error {
 	counts, err := e.s.users.CountInScope(ctx, e.orgIDs)
 	if err != nil {
 		return fmt.Errorf("count the users in scope: %w", err)
+	}
+	if e.flags, err = e.s.users.ReadScopeFlags(ctx); err != nil {
+		return err
 	}
 	for org, n := range counts {
 		if c := e.orgs[org]; c != nil {
@@ -72,50 +58,115 @@ func (e *engine) countUsers(ctx context.Context) error {
 			e.total.Users += n
 		}
 	}
-	e.named = map[int64]bool{}
 	return nil
 }
 
-// loadNamed reads, in an incremental run, the users in scope that a page of
-// changed entries names (by username or by stable id) and that the run has
-// not read yet. The run never deactivates a user it did not find unless
-// the tracking saw its entry go (notFoundCounts), so the users it does not
-// read are the users it leaves alone.
-func (e *engine) loadNamed(ctx context.Context, keys, uids []string) error {
+// foundAt is where a run found a user: what a later entry naming the same
+// user needs (the duplicate warning), and what tells the found from the
+// unfound at the end.
+type foundAt struct {
+	server int64
+	dn     string
+}
+
+// loadPage reads the users in scope that a page's entries name, by
+// username key or by stable id, into the page's own indexes; a user an
+// earlier page found comes marked found.
+func (e *engine) loadPage(ctx context.Context, keys, uids []string) error {
+	e.users = e.users[:0]
+	clear(e.byName.one)
+	clear(e.byName.more)
+	clear(e.byUID.one)
+	clear(e.byUID.more)
 	if len(keys)+len(uids) == 0 {
 		return nil
 	}
-	var slab []scopeUser
-	err := e.s.users.InScopeNamed(ctx, e.orgIDs, keys, uids, func(su users.ScopeUser) {
-		if e.named[su.ID] {
-			return
+	slab := make([]scopeUser, 0, len(keys)) // one allocation for the page's users (most)
+	add := func(su users.ScopeUser) {
+		for _, u := range e.users {
+			if u.ID == su.ID {
+				return // named by username and by stable id
+			}
 		}
-		e.named[su.ID] = true
 		if len(slab) == cap(slab) {
-			slab = make([]scopeUser, 0, min(usersBlock, len(keys)+len(uids)))
+			slab = make([]scopeUser, 0, 16)
 		}
 		slab = append(slab, scopeUser{ScopeUser: su})
-		e.index(&slab[len(slab)-1])
-	})
-	if err != nil {
-		return fmt.Errorf("load the users named by the changes: %w", err)
+		u := &slab[len(slab)-1]
+		if f, ok := e.found[u.ID]; ok {
+			u.found, u.foundOn, u.foundDN = true, f.server, f.dn
+		}
+		e.index(u)
+	}
+	if err := e.s.users.InScopeNamed(ctx, e.orgIDs, e.flags, keys, nil, add); err != nil {
+		return fmt.Errorf("load the users named by a page: %w", err)
+	}
+	// By stable id only those entries whose id none of these users has
+	// (renames, and users whose id is not known yet).
+	var rest []string
+	for _, id := range uids {
+		if _, ok := e.byUID.one[id]; !ok {
+			rest = append(rest, id)
+		}
+	}
+	if err := e.s.users.InScopeNamed(ctx, e.orgIDs, e.flags, nil, rest, add); err != nil {
+		return fmt.Errorf("load the users named by a page: %w", err)
 	}
 	return nil
 }
 
-// loadGone reads, in an incremental run, the users whose entries the
-// tracking saw leave the scope, once every server has been read.
-func (e *engine) loadGone(ctx context.Context) error {
+// retain records what the run must remember of the page's users once the
+// page is done: where each newly found user was found, the found users
+// whose missed runs go back to 0, and the users the end of the run works
+// on (deactivations for an active script's false, profiles waiting for
+// their manager, and new DNs where a manager is resolved).
+func (e *engine) retain() {
+	for _, u := range e.users {
+		if !u.found {
+			continue
+		}
+		if _, ok := e.found[u.ID]; ok {
+			continue
+		}
+		e.found[u.ID] = foundAt{server: u.foundOn, dn: u.foundDN}
+		if u.Misses > 0 {
+			e.foundMissed = append(e.foundMissed, u.ID)
+		}
+		if u.inactive || u.pending != nil || (u.newDN != "" && e.managers) {
+			c := *u // a copy: the page's block of users is not kept for one of them
+			e.keep = append(e.keep, &c)
+		}
+	}
+}
+
+// unfound calls fn with each user in scope the run did not find that the
+// deactivation rules must see: in a full run every one (read again, one at
+// a time), in an incremental run those whose entries the tracking saw go.
+func (e *engine) unfound(ctx context.Context, fn func(*scopeUser)) error {
+	each := func(su users.ScopeUser) {
+		if _, ok := e.found[su.ID]; !ok {
+			fn(&scopeUser{ScopeUser: su})
+		}
+	}
+	if e.inc.mode != ModeIncremental {
+		if err := e.s.users.InScope(ctx, e.orgIDs, each); err != nil {
+			return fmt.Errorf("read the users in scope: %w", err)
+		}
+		return nil
+	}
 	var uids []string
 	for _, gone := range e.inc.deleted {
 		for id := range gone {
 			uids = append(uids, id)
 		}
 	}
-	return e.loadNamed(ctx, nil, uids)
+	if err := e.s.users.InScopeNamed(ctx, e.orgIDs, e.flags, nil, uids, each); err != nil {
+		return fmt.Errorf("read the users whose entries went: %w", err)
+	}
+	return nil
 }
 
-// index adds u to the run's users and its indexes.
+// index adds u to the page's users and indexes.
 func (e *engine) index(u *scopeUser) {
 	e.users = append(e.users, u)
 	e.byName.add(casefold.Key(u.Username), u)
@@ -123,9 +174,6 @@ func (e *engine) index(u *scopeUser) {
 		e.byUID.add(strings.ToLower(u.LDAPUID), u)
 	}
 }
-
-// usersBlock is how many users in scope loadUsers allocates at once.
-const usersBlock = 1024
 
 // waitUsers waits for the users in scope to be loaded.
 func (e *engine) waitUsers() error {

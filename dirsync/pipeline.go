@@ -161,12 +161,11 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 			persons[i] = srv.Person(ent)
 		}
 	}
-	if e.named != nil {
-		keys, uids := namesOf(persons)
-		if err := e.loadNamed(ctx, keys, uids); err != nil {
-			return err
-		}
+	keys, uids := namesOf(persons)
+	if err := e.loadPage(ctx, keys, uids); err != nil {
+		return err
 	}
+	defer e.retain()
 	var found []match
 	var dups outcome
 	for i, ent := range entries {
@@ -212,13 +211,13 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 					// entry is gone (or renamed, and then found by its id).
 					if !u.found {
 						dups.warn(u, fmt.Sprintf("username %q now belongs to another directory entry (%s, stable id %s; the user's was %s): it is not this user", name, ent.DN, person.UID, u.LDAPUID))
+					} else {
+						e.warnDuplicate(&dups, srv, u, ent.DN) // the user's own entry came first
 					}
 					continue
 				}
 				if u.found {
-					if u.foundOn == srv.ID && !strings.EqualFold(u.foundDN, ent.DN) {
-						dups.warn(u, fmt.Sprintf("username found in several entries of LDAP server %d (%s): %q and %q; the first one is used", srv.ID, srv.Name, u.foundDN, ent.DN))
-					}
+					e.warnDuplicate(&dups, srv, u, ent.DN)
 					continue
 				}
 				u.found, u.foundOn, u.foundDN = true, srv.ID, shareDN(u, ent.DN)
@@ -248,6 +247,14 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 	ta := time.Now()
 	defer func() { e.inApply += time.Since(ta) }()
 	return e.apply(ctx, plans, &dups)
+}
+
+// warnDuplicate warns that u, found already, is named by another entry dn
+// of srv as well.
+func (e *engine) warnDuplicate(dups *outcome, srv ldapauth.Server, u *scopeUser, dn string) {
+	if u.foundOn == srv.ID && !strings.EqualFold(u.foundDN, dn) {
+		dups.warn(u, fmt.Sprintf("username found in several entries of LDAP server %d (%s): %q and %q; the first one is used", srv.ID, srv.Name, u.foundDN, dn))
+	}
 }
 
 // namesOf returns the username keys (casefold.Key) and the lower-case

@@ -37,7 +37,7 @@ const profileBatch = 500
 // never its own manager.
 func (e *engine) resolveProfiles(ctx context.Context) error {
 	var pend []*scopeUser
-	for _, u := range e.users {
+	for _, u := range e.keep {
 		if u.pending != nil {
 			pend = append(pend, u)
 		}
@@ -52,14 +52,14 @@ func (e *engine) resolveProfiles(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("resolve the managers: %w", err)
 	}
-	for _, u := range e.users {
+	for _, u := range e.keep {
 		if u.newDN != "" {
 			idx.Remove(u.LDAPDN, u.ID)
 			idx.Add(u.newDN, users.DNHolder{ID: u.ID, ServerID: u.foundOn, Username: u.Username})
 		}
 	}
-	e.names = make(map[int64]string, len(e.users))
-	for _, u := range e.users {
+	e.names = make(map[int64]string, len(e.keep))
+	for _, u := range e.keep {
 		e.names[u.ID] = u.Username
 	}
 	for _, hs := range idx {

@@ -37,30 +37,37 @@ type scopeUser struct {
 // page pipeline (pipeline.go), planning (plan.go), applying or simulating
 // (apply.go), and the deactivations with the safety valve (deactivate.go).
 type engine struct {
-	s        *Service
-	req      Request
-	runID    int64
-	log      *runLog
-	rec      *recorder
-	valve    Valve
-	tree     *orgs.Tree
-	orgIDs   []int64
-	servers  []ldapauth.Server
-	sets     map[int64]*script.Set
-	serves   map[int64]map[int64]bool // org id → server ids of the org
-	users    []*scopeUser             // the users in scope (an incremental run: those its changes named)
-	named    map[int64]bool           // an incremental run: the ids of the users it has read (loadNamed)
-	byName   userIndex                // casefold.Key of the username (several only for names an earlier version let differ in case)
-	byUID    userIndex                // the stable id (lower case) of the entry each user matched last
-	mapping  roles.Mapping
-	orgs     map[int64]*Counts
-	total    Counts
-	warnings int
-	ident    int
-	runner   *script.Runner
-	pages    int
-	names    map[int64]string // usernames of the users a manager may be (resolveProfiles)
-	inc      incrementalState // the run's mode and change tracking (incremental.go)
+	s       *Service
+	req     Request
+	runID   int64
+	log     *runLog
+	rec     *recorder
+	valve   Valve
+	tree    *orgs.Tree
+	orgIDs  []int64
+	servers []ldapauth.Server
+	sets    map[int64]*script.Set
+	serves  map[int64]map[int64]bool // org id → server ids of the org
+	users   []*scopeUser             // the users the page being processed names (loadPage)
+	// found is every user the run has found, foundMissed those of them
+	// with missed runs to clear, keep those the end of the run works on
+	// (retain); managers: some server maps a manager attribute.
+	found       map[int64]foundAt
+	foundMissed []int64
+	keep        []*scopeUser
+	managers    bool
+	flags       *users.ScopeFlags // the administrators and users on hold, read once
+	byName      userIndex         // casefold.Key of the username (several only for names an earlier version let differ in case)
+	byUID       userIndex         // the stable id (lower case) of the entry each user matched last
+	mapping     roles.Mapping
+	orgs        map[int64]*Counts
+	total       Counts
+	warnings    int
+	ident       int
+	runner      *script.Runner
+	pages       int
+	names       map[int64]string // usernames of the users a manager may be (resolveProfiles)
+	inc         incrementalState // the run's mode and change tracking (incremental.go)
 	// missedRuns is the missed-run threshold; waiting counts the users not
 	// found that wait for it, by their consecutive misses (deactivate.go).
 	missedRuns int
@@ -71,7 +78,7 @@ type engine struct {
 	tRun, tLoad, tSearch, tDeactivate time.Duration
 	inPages, inScripts, inApply       time.Duration
 
-	usersDone chan struct{} // closed when loadUsers has ended
+	usersDone chan struct{} // closed when countUsers has ended
 	usersErr  error
 }
 
@@ -82,6 +89,7 @@ type engine struct {
 func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time.Time) {
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
 		serves: map[int64]map[int64]bool{}, byName: newUserIndex(), byUID: newUserIndex(), sets: map[int64]*script.Set{},
+		found:  map[int64]foundAt{},
 		runner: script.NewRunner(s.scriptLimit)}
 	e.inc.mode = ModeFull
 	bg := context.WithoutCancel(ctx)
@@ -233,11 +241,7 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	go func() {
 		defer close(e.usersDone)
 		tl := time.Now()
-		load := e.loadUsers
-		if e.inc.mode == ModeIncremental {
-			load = e.countUsers
-		}
-		if e.usersErr = load(ctx); e.usersErr == nil {
+		if e.usersErr = e.countUsers(ctx); e.usersErr == nil {
 			e.usersErr = e.rec.progress(ctx, s.db, e.total, e.warnings)
 		}
 		e.tLoad = time.Since(tl)
@@ -250,11 +254,6 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	}
 	if err := e.waitUsers(); err != nil {
 		return StatusFailed, err.Error()
-	}
-	if e.named != nil {
-		if err := e.loadGone(ctx); err != nil {
-			return StatusFailed, err.Error()
-		}
 	}
 	if err := e.resolveProfiles(ctx); err != nil {
 		return StatusFailed, err.Error()

@@ -39,6 +39,29 @@ const scopeColumns = `u.id, u.username, u.org_id, u.status, u.status_reason, u.p
 	u.email, u.first_name, u.last_name, u.title, u.department, u.division, u.employee_type, u.employee_number,
 	u.city, u.state, u.country, u.manager_id, coalesce(u.ldap_server_id, 0), u.ldap_dn, u.ldap_uid, u.password_hash <> '', u.dirsync_misses`
 
+// ScopeFlags are the few users a sync treats apart, read once: the
+// administrators (roles.Sysadmin) and the users on legal hold.
+type ScopeFlags struct{ admins, held map[int64]bool }
+
+// ReadScopeFlags reads the administrators and the users on legal hold.
+func (s *Service) ReadScopeFlags(ctx context.Context) (*ScopeFlags, error) {
+	f := &ScopeFlags{admins: map[int64]bool{}, held: map[int64]bool{}}
+	collect := func(set map[int64]bool) func(int64, string) { return func(id int64, _ string) { set[id] = true } }
+	if err := eachRow(ctx, s.DB, `SELECT user_id, role FROM user_roles WHERE role = ?`, []any{roles.Sysadmin}, collect(f.admins)); err != nil {
+		return nil, fmt.Errorf("users: the administrators: %w", err)
+	}
+	if err := eachRow(ctx, s.DB, `SELECT DISTINCT user_id, '' FROM (`+heldUsersSQL+`)`, nil, collect(f.held)); err != nil {
+		return nil, fmt.Errorf("users: the users on legal hold: %w", err)
+	}
+	return f, nil
+}
+
+// apply sets u's flags.
+func (f *ScopeFlags) apply(u *ScopeUser) {
+	u.State.OnHold = f.held[u.ID]
+	u.Protected = u.Protected && f.admins[u.ID]
+}
+
 // InScope calls fn with every user of the orgs orgIDs, ordered by id.
 func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser)) error {
 	if len(orgIDs) == 0 {
@@ -46,22 +69,17 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 	}
 	// The few administrators and users on hold first, so that the users
 	// query is a plain scan.
-	admins, held := map[int64]bool{}, map[int64]bool{}
-	collect := func(set map[int64]bool) func(int64, string) { return func(id int64, _ string) { set[id] = true } }
-	if err := eachRow(ctx, s.DB, `SELECT user_id, role FROM user_roles WHERE role = ?`, []any{roles.Sysadmin}, collect(admins)); err != nil {
-		return fmt.Errorf("users: the administrators: %w", err)
+	flags, err := s.ReadScopeFlags(ctx)
+	if err != nil {
+		return err
 	}
-	if err := eachRow(ctx, s.DB, `SELECT DISTINCT user_id, '' FROM (`+heldUsersSQL+`)`, nil, collect(held)); err != nil {
-		return fmt.Errorf("users: the users on legal hold: %w", err)
-	}
-	rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`, 0, 0
+	rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`
 		FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) ORDER BY u.id`, int64Args(orgIDs)...)
 	if err != nil {
 		return fmt.Errorf("users: the users in scope: %w", err)
 	}
-	return scanScope(rows, func(u *ScopeUser, _, _ bool) {
-		u.State.OnHold = held[u.ID]
-		u.Protected = u.Protected && admins[u.ID]
+	return scanScope(rows, func(u *ScopeUser) {
+		flags.apply(u)
 		fn(*u)
 	})
 }
@@ -71,12 +89,20 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 // had one of the stable ids (compared in lower case): the users an
 // incremental sync's changes name, read by index rather than all of them.
 // A user named both ways comes once.
-func (s *Service) InScopeNamed(ctx context.Context, orgIDs []int64, keys, uids []string, fn func(ScopeUser)) error {
-	if len(orgIDs) == 0 {
+func (s *Service) InScopeNamed(ctx context.Context, orgIDs []int64, flags *ScopeFlags, keys, uids []string, fn func(ScopeUser)) error {
+	if len(orgIDs) == 0 || len(keys)+len(uids) == 0 {
 		return nil
 	}
+	if flags == nil {
+		var err error
+		if flags, err = s.ReadScopeFlags(ctx); err != nil {
+			return err
+		}
+	}
 	seen := map[int64]bool{}
-	query := func(where string, values []string) error {
+	// Each query names its index: with the planner's statistics of a large
+	// org, SQLite preferred users_org and scanned the org for every page.
+	query := func(index, where string, values []string) error {
 		per := max(1, 900-len(orgIDs))
 		for len(values) > 0 {
 			chunk := values[:min(len(values), per)]
@@ -85,19 +111,17 @@ func (s *Service) InScopeNamed(ctx context.Context, orgIDs []int64, keys, uids [
 			for _, v := range chunk {
 				args = append(args, v)
 			}
-			rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`,
-				EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = '`+roles.Sysadmin+`'), `+onHoldSQL+`
-				FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) AND `+where+` IN (`+placeholders(len(chunk))+`)`, args...)
+			rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`
+				FROM users u INDEXED BY `+index+` WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) AND `+where+` IN (`+placeholders(len(chunk))+`)`, args...)
 			if err != nil {
 				return err
 			}
-			err = scanScope(rows, func(u *ScopeUser, admin, onHold bool) {
+			err = scanScope(rows, func(u *ScopeUser) {
 				if seen[u.ID] {
 					return
 				}
 				seen[u.ID] = true
-				u.State.OnHold = onHold
-				u.Protected = u.Protected && admin
+				flags.apply(u)
 				fn(*u)
 			})
 			if err != nil {
@@ -106,10 +130,10 @@ func (s *Service) InScopeNamed(ctx context.Context, orgIDs []int64, keys, uids [
 		}
 		return nil
 	}
-	if err := query(`u.username_key`, keys); err != nil {
+	if err := query(`users_username_key`, `u.username_key`, keys); err != nil {
 		return fmt.Errorf("users: the users named by a change: %w", err)
 	}
-	if err := query(`u.ldap_uid <> '' AND lower(u.ldap_uid)`, uids); err != nil {
+	if err := query(`users_ldap_uid`, `u.ldap_uid <> '' AND lower(u.ldap_uid)`, uids); err != nil {
 		return fmt.Errorf("users: the users of changed entries: %w", err)
 	}
 	return nil
@@ -140,26 +164,26 @@ func (s *Service) CountInScope(ctx context.Context, orgIDs []int64) (map[int64]i
 	return counts, nil
 }
 
-// scanScope reads rows of scopeColumns followed by two flags (an
-// administrator, on legal hold) and calls fn with each user. Protected is
-// set from the username, password and DN; fn adds the administrator role.
-func scanScope(rows *sqlx.Rows, fn func(u *ScopeUser, admin, onHold bool)) error {
+// scanScope reads rows of scopeColumns and calls fn with each user.
+// Protected is set from the username, password and DN; fn adds the
+// administrator role (ScopeFlags).
+func scanScope(rows *sqlx.Rows, fn func(u *ScopeUser)) error {
 	defer rows.Close()
 	for rows.Next() {
 		var u ScopeUser
 		var p Profile
-		var hasPassword, admin, onHold bool
+		var hasPassword bool
 		var status, reason, pending sql.RawBytes
 		if err := rows.Scan(&u.ID, &u.Username, &u.OrgID, &status, &reason, &pending,
 			&p.Email, &p.FirstName, &p.LastName, &p.Title, &p.Department,
 			&p.Division, &p.EmployeeType, &p.EmployeeNumber, &p.City, &p.State,
-			&p.Country, &p.ManagerID, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword, &u.Misses, &admin, &onHold); err != nil {
+			&p.Country, &p.ManagerID, &u.LDAPServerID, &u.LDAPDN, &u.LDAPUID, &hasPassword, &u.Misses); err != nil {
 			return fmt.Errorf("users: the users in scope: %w", err)
 		}
 		u.State.Status, u.State.Reason, u.State.Pending = Status(intern(status)), Reason(intern(reason)), Reason(intern(pending))
 		u.Profile = PackProfile(p)
 		u.Protected = casefold.Equal(u.Username, BuiltinAdmin) && hasPassword && u.LDAPDN == ""
-		fn(&u, admin, onHold)
+		fn(&u)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("users: the users in scope: %w", err)
