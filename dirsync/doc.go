@@ -5,16 +5,23 @@
 //
 // # A run
 //
-// A run takes the orgs whose effective authentication method is LDAP, groups
-// them by LDAP server, and loads the users of those orgs (the scope). For each
-// server it runs one paged search (ldapauth.Dial + Conn.SearchAll) and
-// processes every page as it arrives: the entries are matched to users by
-// username (case-insensitive; every value of the username attribute is a
-// username), the server's three scripts (compiled once per run) run once per
+// A run takes the orgs whose effective authentication method is LDAP (the
+// scope) and groups them by LDAP server. For each server it runs one paged
+// search (ldapauth.Dial + Conn.SearchAll) and processes every page as it
+// arrives: the users in scope the page's entries name are read by index (by
+// stable id first, then by username: case-insensitive, every value of the
+// username attribute is a username), the server's three scripts (compiled once per run) run once per
 // matched entry, and the changes that are not deactivations (reactivate,
 // move, roles within the Role Mapping list, email and names, the LDAP
 // identity) are applied at once, one transaction per page with one savepoint
 // per user, so that every user's change is whole.
+//
+// A run does not hold the scope in memory: it keeps the users of the page
+// it processes, where it found each user (for duplicates and for the end),
+// and the users it will deactivate. Once every server has been read, the
+// users it did not find are streamed from the database past the
+// deactivation rules (an incremental run: only those whose entries the
+// tracking saw go).
 //
 // Deactivations (active script false, or a user not found on any server of
 // its org) are only collected; they are applied after every server's search

@@ -6,9 +6,9 @@ import (
 )
 
 // PackedProfile is a Profile in one string, as a DIRSYNC run keeps the
-// stored profile of every user in scope: one allocation and 16 bytes of
-// header instead of eleven strings and a pointer (at 1,000,000 users that
-// is about 250 MB less). Each field is its length (uvarint) and its bytes,
+// stored profile of the users it holds (a page's, those waiting for their
+// manager): one allocation and 16 bytes of header instead of eleven
+// strings and a pointer. Each field is its length (uvarint) and its bytes,
 // so any value packs losslessly; the manager comes first (a flag byte and
 // a varint). The zero PackedProfile is the empty profile.
 type PackedProfile string

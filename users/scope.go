@@ -12,14 +12,14 @@ import (
 
 // ScopeUser is a user as a directory sync sees it: enough to match it to a
 // directory entry and to decide its changes, and nothing more (a run holds
-// every user in its scope in memory).
+// the users of a page of entries, and those it deactivates, in memory).
 type ScopeUser struct {
 	ID       int64
 	Username string
 	OrgID    int64
 	State    State
-	// Profile is the stored profile, packed (a run holds every user in
-	// scope: Unpack it where it is compared).
+	// Profile is the stored profile, packed (Unpack it where it is
+	// compared).
 	Profile PackedProfile
 	// The directory entry it matched last: server (0 for none), DN and stable id.
 	LDAPServerID    int64
