@@ -82,11 +82,10 @@ func (e *engine) loadPage(ctx context.Context, keys, uids []string) error {
 		return nil
 	}
 	slab := make([]scopeUser, 0, len(keys)) // one allocation for the page's users (most)
+	var loaded map[int64]bool               // the ids read by username, once some come by stable id
 	add := func(su users.ScopeUser) {
-		for _, u := range e.users {
-			if u.ID == su.ID {
-				return // named by username and by stable id
-			}
+		if loaded != nil && loaded[su.ID] {
+			return // named by username and by stable id
 		}
 		if len(slab) == cap(slab) {
 			slab = make([]scopeUser, 0, 16)
@@ -98,7 +97,7 @@ func (e *engine) loadPage(ctx context.Context, keys, uids []string) error {
 		}
 		e.index(u)
 	}
-	if err := e.s.users.InScopeNamed(ctx, e.orgIDs, e.flags, keys, nil, add); err != nil {
+	if err := e.s.users.InScopeByUsername(ctx, e.orgIDs, e.flags, keys, add); err != nil {
 		return fmt.Errorf("load the users named by a page: %w", err)
 	}
 	// By stable id only those entries whose id none of these users has
@@ -109,7 +108,14 @@ func (e *engine) loadPage(ctx context.Context, keys, uids []string) error {
 			rest = append(rest, id)
 		}
 	}
-	if err := e.s.users.InScopeNamed(ctx, e.orgIDs, e.flags, nil, rest, add); err != nil {
+	if len(rest) == 0 {
+		return nil
+	}
+	loaded = make(map[int64]bool, len(e.users))
+	for _, u := range e.users {
+		loaded[u.ID] = true
+	}
+	if err := e.s.users.InScopeByStableID(ctx, e.orgIDs, e.flags, rest, add); err != nil {
 		return fmt.Errorf("load the users named by a page: %w", err)
 	}
 	return nil
@@ -149,7 +155,7 @@ func (e *engine) unfound(ctx context.Context, fn func(*scopeUser)) error {
 		}
 	}
 	if e.inc.mode != ModeIncremental {
-		if err := e.s.users.InScope(ctx, e.orgIDs, each); err != nil {
+		if err := e.s.users.InScope(ctx, e.orgIDs, e.flags, each); err != nil {
 			return fmt.Errorf("read the users in scope: %w", err)
 		}
 		return nil
@@ -160,7 +166,7 @@ func (e *engine) unfound(ctx context.Context, fn func(*scopeUser)) error {
 			uids = append(uids, id)
 		}
 	}
-	if err := e.s.users.InScopeNamed(ctx, e.orgIDs, e.flags, nil, uids, each); err != nil {
+	if err := e.s.users.InScopeByStableID(ctx, e.orgIDs, e.flags, uids, each); err != nil {
 		return fmt.Errorf("read the users whose entries went: %w", err)
 	}
 	return nil

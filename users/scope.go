@@ -62,16 +62,11 @@ func (f *ScopeFlags) apply(u *ScopeUser) {
 	u.Protected = u.Protected && f.admins[u.ID]
 }
 
-// InScope calls fn with every user of the orgs orgIDs, ordered by id.
-func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser)) error {
+// InScope calls fn with every user of the orgs orgIDs, ordered by id, with
+// the flags read once by ReadScopeFlags.
+func (s *Service) InScope(ctx context.Context, orgIDs []int64, flags *ScopeFlags, fn func(ScopeUser)) error {
 	if len(orgIDs) == 0 {
 		return nil
-	}
-	// The few administrators and users on hold first, so that the users
-	// query is a plain scan.
-	flags, err := s.ReadScopeFlags(ctx)
-	if err != nil {
-		return err
 	}
 	rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`
 		FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) ORDER BY u.id`, int64Args(orgIDs)...)
@@ -84,57 +79,53 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, fn func(ScopeUser
 	})
 }
 
-// InScopeNamed calls fn with the users of the orgs orgIDs whose username
-// has one of the casefold keys (casefold.Key) or whose last matched entry
-// had one of the stable ids (compared in lower case): the users an
-// incremental sync's changes name, read by index rather than all of them.
-// A user named both ways comes once.
-func (s *Service) InScopeNamed(ctx context.Context, orgIDs []int64, flags *ScopeFlags, keys, uids []string, fn func(ScopeUser)) error {
-	if len(orgIDs) == 0 || len(keys)+len(uids) == 0 {
+// InScopeByUsername calls fn with the users of the orgs orgIDs whose
+// username has one of the casefold keys (casefold.Key), read by index: the
+// users a page of directory entries names.
+func (s *Service) InScopeByUsername(ctx context.Context, orgIDs []int64, flags *ScopeFlags, keys []string, fn func(ScopeUser)) error {
+	if err := s.inScopeBy(ctx, orgIDs, flags, `users_username_key`, `u.username_key`, keys, fn); err != nil {
+		return fmt.Errorf("users: the users named by directory entries: %w", err)
+	}
+	return nil
+}
+
+// InScopeByStableID calls fn with the users of the orgs orgIDs whose last
+// matched entry had one of the stable ids (lower case), read by index.
+func (s *Service) InScopeByStableID(ctx context.Context, orgIDs []int64, flags *ScopeFlags, uids []string, fn func(ScopeUser)) error {
+	if err := s.inScopeBy(ctx, orgIDs, flags, `users_ldap_uid`, `u.ldap_uid <> '' AND lower(u.ldap_uid)`, uids, fn); err != nil {
+		return fmt.Errorf("users: the users of directory entries by stable id: %w", err)
+	}
+	return nil
+}
+
+// inScopeBy reads the users of orgIDs whose column expression where is one
+// of values, through index (named: with the planner's statistics of a
+// large org, SQLite preferred users_org and scanned the org for every
+// page). Each user comes once: the keys and ids are unique.
+func (s *Service) inScopeBy(ctx context.Context, orgIDs []int64, flags *ScopeFlags, index, where string, values []string, fn func(ScopeUser)) error {
+	if len(orgIDs) == 0 {
 		return nil
 	}
-	if flags == nil {
-		var err error
-		if flags, err = s.ReadScopeFlags(ctx); err != nil {
+	per := max(1, 900-len(orgIDs))
+	for len(values) > 0 {
+		chunk := values[:min(len(values), per)]
+		values = values[len(chunk):]
+		args := int64Args(orgIDs)
+		for _, v := range chunk {
+			args = append(args, v)
+		}
+		rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`
+			FROM users u INDEXED BY `+index+` WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) AND `+where+` IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
 			return err
 		}
-	}
-	seen := map[int64]bool{}
-	// Each query names its index: with the planner's statistics of a large
-	// org, SQLite preferred users_org and scanned the org for every page.
-	query := func(index, where string, values []string) error {
-		per := max(1, 900-len(orgIDs))
-		for len(values) > 0 {
-			chunk := values[:min(len(values), per)]
-			values = values[len(chunk):]
-			args := int64Args(orgIDs)
-			for _, v := range chunk {
-				args = append(args, v)
-			}
-			rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`
-				FROM users u INDEXED BY `+index+` WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) AND `+where+` IN (`+placeholders(len(chunk))+`)`, args...)
-			if err != nil {
-				return err
-			}
-			err = scanScope(rows, func(u *ScopeUser) {
-				if seen[u.ID] {
-					return
-				}
-				seen[u.ID] = true
-				flags.apply(u)
-				fn(*u)
-			})
-			if err != nil {
-				return err
-			}
+		err = scanScope(rows, func(u *ScopeUser) {
+			flags.apply(u)
+			fn(*u)
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	if err := query(`users_username_key`, `u.username_key`, keys); err != nil {
-		return fmt.Errorf("users: the users named by a change: %w", err)
-	}
-	if err := query(`users_ldap_uid`, `u.ldap_uid <> '' AND lower(u.ldap_uid)`, uids); err != nil {
-		return fmt.Errorf("users: the users of changed entries: %w", err)
 	}
 	return nil
 }

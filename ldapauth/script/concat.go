@@ -41,26 +41,42 @@ const reservedPrefix = "__authority_"
 
 // guardConcatenation rewrites the joins of strings in tree (see above).
 func guardConcatenation(tree *ast.Program) {
-	rewriteExpressions(reflect.ValueOf(tree), func(e ast.Expression) ast.Expression {
-		switch n := e.(type) {
-		case *ast.BinaryExpression:
-			if n.Operator == token.PLUS && !isLiteral(n.Left) && !isLiteral(n.Right) {
-				return guardCall(n)
-			}
-		case *ast.AssignExpression:
-			if n.Operator == token.PLUS && !isLiteral(n.Right) {
-				return guardCall(n)
-			}
-		case *ast.TemplateLiteral:
-			if n.Tag == nil && len(n.Expressions) > 0 {
-				for i, x := range n.Expressions {
-					n.Expressions[i] = guardCall(x)
-				}
-				return guardCall(n)
+	walkReflect(reflect.ValueOf(tree), nil, func(slot reflect.Value) {
+		if slot.Type() != expressionType || !slot.CanSet() {
+			return
+		}
+		e, ok := slot.Interface().(ast.Expression)
+		if !ok || joinOf(e) == "" {
+			return
+		}
+		if t, ok := e.(*ast.TemplateLiteral); ok {
+			for i, x := range t.Expressions {
+				t.Expressions[i] = guardCall(x)
 			}
 		}
-		return e
+		slot.Set(reflect.ValueOf(guardCall(e)))
 	})
+}
+
+// joinOf describes the join of strings node makes that Compile guards: a +
+// or += whose operands are not both literals, or a template with
+// substitutions ("" for none).
+func joinOf(node any) string {
+	switch n := node.(type) {
+	case *ast.BinaryExpression:
+		if n.Operator == token.PLUS && !isLiteral(n.Left) && !isLiteral(n.Right) {
+			return "joining two strings with +"
+		}
+	case *ast.AssignExpression:
+		if n.Operator == token.PLUS && !isLiteral(n.Right) {
+			return "joining strings with +="
+		}
+	case *ast.TemplateLiteral:
+		if n.Tag == nil && len(n.Expressions) > 0 {
+			return "a template literal with substitutions"
+		}
+	}
+	return ""
 }
 
 // isLiteral reports whether e is a literal whose value is short: a string or
@@ -88,45 +104,6 @@ func guardCall(e ast.Expression) ast.Expression {
 
 var expressionType = reflect.TypeOf((*ast.Expression)(nil)).Elem()
 
-// rewriteExpressions replaces every expression below v by f of it, children
-// first (so a join inside a join is guarded too). goja's ast package has no
-// walker: this one goes through the nodes by reflection, like walkAST.
-func rewriteExpressions(v reflect.Value, f func(ast.Expression) ast.Expression) {
-	seen := map[uintptr]bool{}
-	var walk func(v reflect.Value)
-	walk = func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.Interface:
-			if v.IsNil() {
-				return
-			}
-			walk(v.Elem())
-			if v.Type() == expressionType && v.CanSet() {
-				if e, ok := v.Interface().(ast.Expression); ok {
-					if r := f(e); r != e {
-						v.Set(reflect.ValueOf(r))
-					}
-				}
-			}
-		case reflect.Pointer:
-			if v.IsNil() || v.Type() == fileType || seen[v.Pointer()] {
-				return
-			}
-			seen[v.Pointer()] = true
-			walk(v.Elem())
-		case reflect.Struct:
-			for i := 0; i < v.NumField(); i++ {
-				walk(v.Field(i))
-			}
-		case reflect.Slice, reflect.Array:
-			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i))
-			}
-		}
-	}
-	walk(v)
-}
-
 // unguardable finds, in source text a script compiles at run time (eval, the
 // Function constructors), what Compile's rewriting would have guarded (and
 // cannot, since goja compiles that text itself), or a reserved name: that
@@ -134,22 +111,8 @@ func rewriteExpressions(v reflect.Value, f func(ast.Expression) ast.Expression) 
 func unguardable(tree *ast.Program) (string, bool) {
 	what := ""
 	walkAST(tree, func(node any) bool {
-		if what != "" {
-			return false
-		}
-		switch n := node.(type) {
-		case *ast.BinaryExpression:
-			if n.Operator == token.PLUS && !isLiteral(n.Left) && !isLiteral(n.Right) {
-				what = "joining two strings with +"
-			}
-		case *ast.AssignExpression:
-			if n.Operator == token.PLUS && !isLiteral(n.Right) {
-				what = "joining strings with +="
-			}
-		case *ast.TemplateLiteral:
-			if n.Tag == nil && len(n.Expressions) > 0 {
-				what = "a template literal with substitutions"
-			}
+		if what == "" {
+			what = joinOf(node)
 		}
 		return what == ""
 	})

@@ -61,6 +61,15 @@ var (
 // reflection: goja's ast package has no walker. visit returns whether to
 // go into the node's children.
 func walkAST(tree *ast.Program, visit func(node any) bool) {
+	walkReflect(reflect.ValueOf(tree), visit, nil)
+}
+
+// walkReflect goes through the nodes below v by reflection, each pointer
+// once: visit (when not nil) is called on each pointer before its children
+// and returns whether to go into them; after (when not nil) is called on
+// each interface-typed slot once its children are done, so that it may
+// replace what the slot holds (guardConcatenation).
+func walkReflect(v reflect.Value, visit func(node any) bool, after func(slot reflect.Value)) {
 	seen := map[uintptr]bool{}
 	var walk func(v reflect.Value)
 	walk = func(v reflect.Value) {
@@ -69,15 +78,19 @@ func walkAST(tree *ast.Program, visit func(node any) bool) {
 		}
 		switch v.Kind() {
 		case reflect.Interface:
-			if !v.IsNil() {
-				walk(v.Elem())
+			if v.IsNil() {
+				return
+			}
+			walk(v.Elem())
+			if after != nil {
+				after(v)
 			}
 		case reflect.Pointer:
 			if v.IsNil() || v.Type() == fileType || seen[v.Pointer()] {
 				return
 			}
 			seen[v.Pointer()] = true
-			if v.CanInterface() && !visit(v.Interface()) {
+			if visit != nil && v.CanInterface() && !visit(v.Interface()) {
 				return
 			}
 			walk(v.Elem())
@@ -91,5 +104,5 @@ func walkAST(tree *ast.Program, visit func(node any) bool) {
 			}
 		}
 	}
-	walk(reflect.ValueOf(tree))
+	walk(v)
 }
