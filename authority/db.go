@@ -13,7 +13,8 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/sqltx"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+	"github.com/authority-server/authority/internal/stmtcache"
+	"modernc.org/sqlite"
 )
 
 //go:embed migrations/*.sql
@@ -34,10 +35,8 @@ func OpenDB(ctx context.Context, path string) (*sqlx.DB, error) {
 		return nil, err
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
-	db, err := sqlx.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("authority: open database %s: %w", path, err)
-	}
+	// Every statement is prepared once per connection (internal/stmtcache).
+	db := sqlx.NewDb(sql.OpenDB(stmtcache.NewConnector(&sqlite.Driver{}, dsn)), "sqlite")
 	// SQLite allows one writer; a small pool keeps readers concurrent while
 	// writers queue on the busy timeout instead of failing. Every connection
 	// is kept open (database/sql keeps 2 idle by default): opening one runs

@@ -17,7 +17,6 @@ import (
 	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/secret"
 	"github.com/authority-server/authority/internal/sqltx"
-	"github.com/authority-server/authority/internal/stmtcache"
 	"github.com/authority-server/authority/orgs"
 )
 
@@ -32,8 +31,6 @@ type Service struct {
 	Now func() time.Time
 	// Pool keeps sign-in connections open (NewPool; closed by Close).
 	Pool *Pool
-
-	reads *stmtcache.Queryer // Get's query, prepared once (it runs at every sign-in)
 }
 
 // NewService returns the service over db; box seals bind passwords; log
@@ -42,7 +39,7 @@ func NewService(db *sqlx.DB, box *secret.Box, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{db: db, box: box, log: log, orgs: orgs.New(db, time.Now), Now: time.Now, Pool: NewPool(), reads: stmtcache.New(db)}
+	return &Service{db: db, box: box, log: log, orgs: orgs.New(db, time.Now), Now: time.Now, Pool: NewPool()}
 }
 
 // Authenticate is the package's Authenticate on the service's kept-open
@@ -54,7 +51,7 @@ func (s *Service) Authenticate(ctx context.Context, srv Server, username, passwo
 // Close closes the kept-open connections.
 func (s *Service) Close() error {
 	s.Pool.Close()
-	return s.reads.Close()
+	return nil
 }
 
 type serverRow struct {
@@ -140,7 +137,7 @@ func (s *Service) List(ctx context.Context) ([]Server, error) {
 // Get returns server id (with its bind password opened), or an
 // apperr NotFound error.
 func (s *Service) Get(ctx context.Context, id int64) (Server, error) {
-	return s.get(ctx, s.reads, id)
+	return s.get(ctx, s.db, id)
 }
 
 func (s *Service) get(ctx context.Context, q sqlx.QueryerContext, id int64) (Server, error) {

@@ -19,7 +19,6 @@ import (
 	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/internal/sqltx"
-	"github.com/authority-server/authority/internal/stmtcache"
 	"github.com/authority-server/authority/users/roles"
 )
 
@@ -64,8 +63,6 @@ func (o Org) UsesLDAP() bool { return o.EffectiveAuthMethod == AuthLDAP }
 type Service struct {
 	DB  *sqlx.DB
 	Now func() time.Time
-
-	reads *stmtcache.Queryer // Get's queries, prepared once
 }
 
 // New returns a Service on db, taking time from now (time.Now when nil).
@@ -73,7 +70,7 @@ func New(db *sqlx.DB, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{DB: db, Now: now, reads: stmtcache.New(db)}
+	return &Service{DB: db, Now: now}
 }
 
 // List returns every org ordered by id.
@@ -86,12 +83,12 @@ func (s *Service) List(ctx context.Context) ([]Org, error) {
 }
 
 // Get returns one org.
-func (s *Service) Get(ctx context.Context, id int64) (Org, error) { return GetTx(ctx, s.reads, id) }
+func (s *Service) Get(ctx context.Context, id int64) (Org, error) { return GetTx(ctx, s.DB, id) }
 
 // GetTx returns one org with its effective settings, reading through q (a
 // transaction of the caller's, or the database).
 func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (Org, error) {
-	t, err := loadChain(ctx, q, id)
+	t, err := snapshot(ctx, q)
 	if err != nil {
 		return Org{}, err
 	}
@@ -104,28 +101,29 @@ func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (Org, error) {
 
 // ByName returns the org with that name, ignoring case (casefold.Key).
 func (s *Service) ByName(ctx context.Context, name string) (Org, error) {
-	var id int64
-	err := s.DB.GetContext(ctx, &id, `SELECT id FROM orgs WHERE name_key = ?`, casefold.Key(strings.TrimSpace(name)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Org{}, apperr.NotFound("no org is named %q", name)
-	}
+	t, err := s.Load(ctx)
 	if err != nil {
 		return Org{}, fmt.Errorf("orgs: by name: %w", err)
 	}
-	return s.Get(ctx, id)
+	o, ok := t.ByName(name)
+	if !ok {
+		return Org{}, apperr.NotFound("no org is named %q", name)
+	}
+	return o, nil
 }
 
-// ByRegistrationKey returns the org with that registration key.
+// ByRegistrationKey returns the org with that registration key (any case,
+// spaces around it ignored).
 func (s *Service) ByRegistrationKey(ctx context.Context, key string) (Org, error) {
-	var id int64
-	err := s.DB.GetContext(ctx, &id, `SELECT id FROM orgs WHERE registration_key = ?`, strings.ToUpper(strings.TrimSpace(key)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Org{}, apperr.NotFound("no org has that registration key")
-	}
+	t, err := s.Load(ctx)
 	if err != nil {
 		return Org{}, fmt.Errorf("orgs: by registration key: %w", err)
 	}
-	return s.Get(ctx, id)
+	o, ok := t.byRegistrationKey(strings.ToUpper(strings.TrimSpace(key)))
+	if !ok {
+		return Org{}, apperr.NotFound("no org has that registration key")
+	}
+	return o, nil
 }
 
 // EnsureRoot creates the root org Default when there is no org yet, and
@@ -443,27 +441,11 @@ func NewRegistrationKey() (string, error) {
 // HoldDays returns the effective archiveHoldDays of org id (its own value, or
 // the nearest ancestor's, or the default), reading through q.
 func HoldDays(ctx context.Context, q sqlx.QueryerContext, id int64) (int, error) {
-	for depth := 0; depth < 1000; depth++ {
-		var r struct {
-			Parent sql.NullInt64 `db:"parent_id"`
-			Days   sql.NullInt64 `db:"archive_hold_days"`
-		}
-		err := sqlx.GetContext(ctx, q, &r, `SELECT parent_id, archive_hold_days FROM orgs WHERE id = ?`, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, apperr.NotFound("org %d does not exist", id)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("orgs: hold days: %w", err)
-		}
-		if r.Days.Valid {
-			return int(r.Days.Int64), nil
-		}
-		if !r.Parent.Valid {
-			break
-		}
-		id = r.Parent.Int64
+	o, err := GetTx(ctx, q, id)
+	if err != nil {
+		return 0, err
 	}
-	return DefaultArchiveHoldDays, nil
+	return o.ArchiveHoldDays, nil
 }
 
 func mustJSON(v any) string {

@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
 
@@ -26,9 +26,13 @@ type row struct {
 	CreatedAt       string        `db:"created_at"`
 }
 
-// Tree is a snapshot of every org, with inheritance resolved.
+// Tree is a snapshot of every org, with inheritance resolved. It is never
+// changed once built (trees are shared: see snapshot); its methods return
+// copies.
 type Tree struct {
 	byID   map[int64]*Org
+	byName map[string]int64 // casefold.Key of the name
+	byKey  map[string]int64 // registration key
 	sorted []Org
 }
 
@@ -38,32 +42,94 @@ func (t *Tree) Get(id int64) (Org, bool) {
 	if !ok {
 		return Org{}, false
 	}
-	return *o, true
+	return o.clone(), true
 }
 
 // ByName returns the org named name, ignoring case (casefold.Key, as the
 // database's name_key).
 func (t *Tree) ByName(name string) (Org, bool) {
-	key := casefold.Key(strings.TrimSpace(name))
-	for _, o := range t.sorted {
-		if casefold.Key(o.Name) == key {
-			return o, true
-		}
+	id, ok := t.byName[casefold.Key(strings.TrimSpace(name))]
+	if !ok {
+		return Org{}, false
 	}
-	return Org{}, false
+	return t.Get(id)
+}
+
+// byRegistrationKey returns the org whose registration key is key.
+func (t *Tree) byRegistrationKey(key string) (Org, bool) {
+	id, ok := t.byKey[key]
+	if !ok {
+		return Org{}, false
+	}
+	return t.Get(id)
 }
 
 // All returns every org ordered by id.
-func (t *Tree) All() []Org { return append([]Org(nil), t.sorted...) }
+func (t *Tree) All() []Org {
+	out := make([]Org, len(t.sorted))
+	for i, o := range t.sorted {
+		out[i] = o.clone()
+	}
+	return out
+}
 
-// Load reads every org and resolves inheritance.
+// clone is o with slices of its own, so that a caller changing them leaves
+// the shared tree alone.
+func (o Org) clone() Org {
+	if o.ParentID != nil {
+		p := *o.ParentID
+		o.ParentID = &p
+	}
+	o.LDAPServerIDs = append([]int64{}, o.LDAPServerIDs...)
+	o.EffectiveLDAPServerIDs = append([]int64{}, o.EffectiveLDAPServerIDs...)
+	o.DefaultRoles = append([]string{}, o.DefaultRoles...)
+	return o
+}
+
+// Load returns every org with inheritance resolved.
 func (s *Service) Load(ctx context.Context) (*Tree, error) {
-	return load(ctx, s.DB)
+	return snapshot(ctx, s.DB)
 }
 
 // LoadTx is Load reading through q (inside a caller's transaction).
-func LoadTx(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) { return load(ctx, q) }
+func LoadTx(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) { return snapshot(ctx, q) }
 
+// stamped is the tree as of one value of orgs_stamp.
+type stamped struct {
+	stamp int64
+	tree  *Tree
+}
+
+// latest is the tree last read, kept for as long as its stamp is current.
+// Every write to orgs or org_ldap_servers gives the stamp a new random value
+// (migration 0015), so a tree kept under a stamp is that stamp's tree
+// whatever database or transaction reads it: a stamp written by a
+// transaction that rolls back never comes again.
+var latest atomic.Pointer[stamped]
+
+// snapshot returns the tree as q sees it: the kept tree when q's stamp is
+// its stamp, else the tree read afresh (and kept). One small read per call
+// instead of the org tables (sign-in and registration read an org at every
+// request). The stamp is read before the tables: when q is not a
+// transaction and a write commits between the two reads, the tree kept is
+// newer than its stamp, which is never current again.
+func snapshot(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) {
+	var stamp int64
+	if err := sqlx.GetContext(ctx, q, &stamp, `SELECT stamp FROM orgs_stamp WHERE id = 1`); err != nil {
+		return nil, fmt.Errorf("orgs: read the tree's stamp: %w", err)
+	}
+	if k := latest.Load(); k != nil && k.stamp == stamp {
+		return k.tree, nil
+	}
+	t, err := load(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	latest.Store(&stamped{stamp: stamp, tree: t})
+	return t, nil
+}
+
+// load reads every org and resolves inheritance.
 func load(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) {
 	var rows []row
 	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+orgColumns+` FROM orgs ORDER BY id`); err != nil {
@@ -85,46 +151,9 @@ type link struct {
 	ServerID int64 `db:"server_id"`
 }
 
-// ancestorsSQL is the org ? and every org above it (UNION, not UNION ALL:
-// the tree has no cycles, but a damaged one would end the walk, not loop).
-const ancestorsSQL = `WITH RECURSIVE chain(id) AS (
-	SELECT ? UNION SELECT o.parent_id FROM orgs o JOIN chain c ON o.id = c.id WHERE o.parent_id IS NOT NULL)`
-
-// loadChain reads org id and its ancestors only, in one statement: enough
-// to resolve what id inherits, without reading the whole tree (sign-in
-// reads an org per request).
-func loadChain(ctx context.Context, q sqlx.QueryerContext, id int64) (*Tree, error) {
-	var rows []struct {
-		row
-		Servers sql.NullString `db:"server_ids"`
-	}
-	err := sqlx.SelectContext(ctx, q, &rows, ancestorsSQL+` SELECT `+orgColumns+`,
-		(SELECT group_concat(server_id, ',' ORDER BY position) FROM org_ldap_servers WHERE org_id = orgs.id) AS server_ids
-		FROM orgs WHERE id IN (SELECT id FROM chain) ORDER BY id`, id)
-	if err != nil {
-		return nil, fmt.Errorf("orgs: load org %d: %w", id, err)
-	}
-	plain := make([]row, len(rows))
-	var links []link
-	for i, r := range rows {
-		plain[i] = r.row
-		for _, f := range strings.Split(r.Servers.String, ",") {
-			if f == "" {
-				continue
-			}
-			sid, err := strconv.ParseInt(f, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("orgs: load org %d: server id %q: %w", id, f, err)
-			}
-			links = append(links, link{OrgID: r.ID, ServerID: sid})
-		}
-	}
-	return build(plain, links), nil
-}
-
 // build makes the tree of rows and resolves inheritance.
 func build(rows []row, links []link) *Tree {
-	t := &Tree{byID: make(map[int64]*Org, len(rows))}
+	t := &Tree{byID: make(map[int64]*Org, len(rows)), byName: make(map[string]int64, len(rows)), byKey: make(map[string]int64, len(rows))}
 	raw := make(map[int64]row, len(rows))
 	for _, r := range rows {
 		raw[r.ID] = r
@@ -137,6 +166,14 @@ func build(rows []row, links []link) *Tree {
 			o.DefaultRoles = append([]string(nil), DefaultRoles...)
 		}
 		t.byID[r.ID] = o
+		// Rows come by id: two names alike ignoring case (a database from
+		// before migration 0006) find the oldest, as name_key does.
+		if _, ok := t.byName[casefold.Key(r.Name)]; !ok {
+			t.byName[casefold.Key(r.Name)] = r.ID
+		}
+		if _, ok := t.byKey[r.RegistrationKey]; !ok && r.RegistrationKey != "" {
+			t.byKey[r.RegistrationKey] = r.ID
+		}
 	}
 	for _, l := range links {
 		if o, ok := t.byID[l.OrgID]; ok {

@@ -65,19 +65,18 @@ func (s *Service) RegisterDeviceTx(ctx context.Context, tx *sqlx.Tx, userID int6
 	if err := ValidateDevice(guid, name); err != nil {
 		return Device{}, err
 	}
-	c := s.reads.InTx(tx)
 	var d Device
-	err := sqlx.GetContext(ctx, c, &d, `SELECT guid, name, user_id, status FROM devices WHERE guid = ?`, guid)
+	err := sqlx.GetContext(ctx, tx, &d, `SELECT guid, name, user_id, status FROM devices WHERE guid = ?`, guid)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		now := s.stamp()
 		if name == "" {
 			name = guid
 		}
-		if _, err := c.ExecContext(ctx, `INSERT INTO devices(guid, user_id, name, status, created_at) VALUES(?, ?, ?, 'active', ?)`, guid, userID, name, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO devices(guid, user_id, name, status, created_at) VALUES(?, ?, ?, 'active', ?)`, guid, userID, name, now); err != nil {
 			return Device{}, fmt.Errorf("users: register device %s: %w", guid, err)
 		}
-		if _, err := c.ExecContext(ctx, `INSERT INTO archives(guid, device_guid, state, created_at) VALUES(?, ?, 'normal', ?)`, newGUID(), guid, now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO archives(guid, device_guid, state, created_at) VALUES(?, ?, 'normal', ?)`, newGUID(), guid, now); err != nil {
 			return Device{}, fmt.Errorf("users: archive for device %s: %w", guid, err)
 		}
 	case err != nil:
@@ -86,17 +85,17 @@ func (s *Service) RegisterDeviceTx(ctx context.Context, tx *sqlx.Tx, userID int6
 		return Device{}, apperr.Forbidden("device %s belongs to another user", guid)
 	default:
 		if name != "" && name != d.Name {
-			if _, err := c.ExecContext(ctx, `UPDATE devices SET name = ? WHERE guid = ?`, name, guid); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE devices SET name = ? WHERE guid = ?`, name, guid); err != nil {
 				return Device{}, fmt.Errorf("users: rename device %s: %w", guid, err)
 			}
 		}
 		if d.Status != "active" {
-			if _, err := c.ExecContext(ctx, `UPDATE devices SET status = 'active' WHERE guid = ? AND (SELECT status FROM users WHERE id = ?) = 'active'`, guid, userID); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE devices SET status = 'active' WHERE guid = ? AND (SELECT status FROM users WHERE id = ?) = 'active'`, guid, userID); err != nil {
 				return Device{}, fmt.Errorf("users: reactivate device %s: %w", guid, err)
 			}
 		}
 	}
-	return deviceTx(ctx, c, guid)
+	return deviceTx(ctx, tx, guid)
 }
 
 func deviceTx(ctx context.Context, q sqlx.QueryerContext, guid string) (Device, error) {

@@ -22,7 +22,6 @@ import (
 	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/casefold"
 	"github.com/authority-server/authority/internal/sqltx"
-	"github.com/authority-server/authority/internal/stmtcache"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users/roles"
 )
@@ -110,8 +109,7 @@ type Service struct {
 	Orgs *orgs.Service
 	Now  func() time.Time
 
-	tokenLifetime atomic.Int64       // a time.Duration; 0: TokenTTL
-	reads         *stmtcache.Queryer // the hot reads (sign-in), prepared once
+	tokenLifetime atomic.Int64 // a time.Duration; 0: TokenTTL
 }
 
 // New returns a Service; now defaults to time.Now.
@@ -119,7 +117,7 @@ func New(db *sqlx.DB, o *orgs.Service, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{DB: db, Orgs: o, Now: now, reads: stmtcache.New(db)}
+	return &Service{DB: db, Orgs: o, Now: now}
 }
 
 const userColumns = `u.id, u.username, u.email, u.first_name, u.last_name, u.title, u.department, u.division,
@@ -213,11 +211,11 @@ func loadRoles(ctx context.Context, q sqlx.QueryerContext, us []User) error {
 }
 
 // Get returns user id.
-func (s *Service) Get(ctx context.Context, id int64) (User, error) { return GetTx(ctx, s.reads, id) }
+func (s *Service) Get(ctx context.Context, id int64) (User, error) { return GetTx(ctx, s.DB, id) }
 
 // GetInTx returns user id, read inside tx through statements prepared once.
 func (s *Service) GetInTx(ctx context.Context, tx *sqlx.Tx, id int64) (User, error) {
-	return GetTx(ctx, s.reads.InTx(tx), id)
+	return GetTx(ctx, tx, id)
 }
 
 // GetTx returns user id, reading through q.
@@ -235,7 +233,7 @@ func GetTx(ctx context.Context, q sqlx.QueryerContext, id int64) (User, error) {
 // ByUsername returns the user with that username, ignoring case
 // (casefold.Key).
 func (s *Service) ByUsername(ctx context.Context, username string) (User, error) {
-	u, err := one(ctx, s.reads, `u.username_key = ?`, casefold.Key(username))
+	u, err := one(ctx, s.DB, `u.username_key = ?`, casefold.Key(username))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, apperr.NotFound("no user is named %q", username)
 	}
@@ -364,11 +362,10 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	if err := CheckManagerTx(ctx, tx, 0, p.ManagerID); err != nil {
 		return 0, err
 	}
-	c := s.reads.InTx(tx) // the statements of a registration, prepared once
 	if n.OrgID == 0 {
 		return 0, apperr.Invalid("orgId", "is required")
 	}
-	org, err := orgs.GetTx(ctx, c, n.OrgID)
+	org, err := orgs.GetTx(ctx, tx, n.OrgID)
 	if apperr.Is(err, apperr.KindNotFound) {
 		return 0, apperr.Invalid("orgId", "org %d does not exist", n.OrgID)
 	}
@@ -382,12 +379,12 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	if len(names) == 0 {
 		names = org.DefaultRoles
 	}
-	rs, err := roles.Canonical(ctx, c, "roles", names)
+	rs, err := roles.Canonical(ctx, tx, "roles", names)
 	if err != nil {
 		return 0, err
 	}
 	var exists int
-	if err := sqlx.GetContext(ctx, c, &exists, `SELECT count(*) FROM users WHERE username_key = ?`, casefold.Key(n.Username)); err != nil {
+	if err := sqlx.GetContext(ctx, tx, &exists, `SELECT count(*) FROM users WHERE username_key = ?`, casefold.Key(n.Username)); err != nil {
 		return 0, fmt.Errorf("users: create: %w", err)
 	}
 	if exists > 0 {
@@ -400,7 +397,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 		}
 	}
 	now := s.stamp()
-	res, err := c.ExecContext(ctx, `INSERT INTO users(username, username_key, email, first_name, last_name, title, department,
+	res, err := tx.ExecContext(ctx, `INSERT INTO users(username, username_key, email, first_name, last_name, title, department,
 		division, employee_type, employee_number, city, state, country, manager_id, org_id, password_hash, ldap_server_id,
 		ldap_dn, ldap_uid, created_at, updated_at)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -412,7 +409,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *sqlx.Tx, n NewUser) (int64, 
 	}
 	id, _ := res.LastInsertId()
 	for _, r := range rs {
-		if _, err := c.ExecContext(ctx, `INSERT INTO user_roles(user_id, role) VALUES(?, ?)`, id, r); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO user_roles(user_id, role) VALUES(?, ?)`, id, r); err != nil {
 			return 0, fmt.Errorf("users: create %s: role %s: %w", n.Username, r, err)
 		}
 	}
