@@ -149,13 +149,14 @@ func (e *engine) retain() {
 // deactivation rules must see: in a full run every one (read again, one at
 // a time), in an incremental run those whose entries the tracking saw go.
 func (e *engine) unfound(ctx context.Context, fn func(*scopeUser)) error {
+	found := func(id int64) bool { _, ok := e.found[id]; return ok }
 	each := func(su users.ScopeUser) {
-		if _, ok := e.found[su.ID]; !ok {
+		if !found(su.ID) {
 			fn(&scopeUser{ScopeUser: su})
 		}
 	}
 	if e.inc.mode != ModeIncremental {
-		if err := e.s.users.InScope(ctx, e.orgIDs, e.flags, each); err != nil {
+		if err := e.s.users.InScope(ctx, e.orgIDs, e.flags, found, each); err != nil {
 			return fmt.Errorf("read the users in scope: %w", err)
 		}
 		return nil

@@ -2,11 +2,10 @@ package ldapauth
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/authority-server/authority/internal/audit"
 	"github.com/authority-server/authority/internal/secret"
 	"github.com/authority-server/authority/internal/sqltx"
+	"github.com/authority-server/authority/internal/stamped"
 	"github.com/authority-server/authority/orgs"
 )
 
@@ -119,17 +119,16 @@ func (s *Service) fromRow(r serverRow) (Server, error) {
 // List returns every server, ordered by id, with the bind password opened
 // into Server.BindPassword (in memory only: it is never marshalled).
 func (s *Service) List(ctx context.Context) ([]Server, error) {
-	var rows []serverRow
-	if err := s.db.SelectContext(ctx, &rows, `SELECT `+serverColumns+` FROM ldap_servers ORDER BY id`); err != nil {
+	all, err := s.servers(ctx, s.db)
+	if err != nil {
 		return nil, fmt.Errorf("ldapauth: list servers: %w", err)
 	}
-	out := make([]Server, 0, len(rows))
-	for _, r := range rows {
-		srv, err := s.fromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, srv)
+	if len(all.broken) > 0 {
+		return nil, all.broken[all.brokenIDs[0]]
+	}
+	out := make([]Server, len(all.sorted))
+	for i, srv := range all.sorted {
+		out[i] = srv.clone()
 	}
 	return out, nil
 }
@@ -141,15 +140,64 @@ func (s *Service) Get(ctx context.Context, id int64) (Server, error) {
 }
 
 func (s *Service) get(ctx context.Context, q sqlx.QueryerContext, id int64) (Server, error) {
-	var r serverRow
-	err := sqlx.GetContext(ctx, q, &r, `SELECT `+serverColumns+` FROM ldap_servers WHERE id = ?`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Server{}, apperr.NotFound("LDAP server %d does not exist", id)
-	}
+	all, err := s.servers(ctx, q)
 	if err != nil {
 		return Server{}, fmt.Errorf("ldapauth: get server %d: %w", id, err)
 	}
-	return s.fromRow(r)
+	if err, ok := all.broken[id]; ok {
+		return Server{}, err
+	}
+	i, ok := all.byID[id]
+	if !ok {
+		return Server{}, apperr.NotFound("LDAP server %d does not exist", id)
+	}
+	return all.sorted[i].clone(), nil
+}
+
+// serverSet is every server, built (fromRow) once per version of the
+// table and shared: never changed, handed out as clones.
+type serverSet struct {
+	sorted []Server      // by id
+	byID   map[int64]int // index in sorted
+	// broken are the servers whose stored row could not be built (a bind
+	// password that does not open): their Get fails, and List.
+	broken    map[int64]error
+	brokenIDs []int64 // ordered
+}
+
+// keptServers are the servers last read, kept while the ldap_servers_stamp
+// row is unchanged (migration 0016: every write to ldap_servers changes it).
+var keptServers = stamped.New[*serverSet](`SELECT stamp FROM ldap_servers_stamp WHERE id = 1`)
+
+// servers returns every server as q sees it, read and built afresh only
+// when one changed since they were last read.
+func (s *Service) servers(ctx context.Context, q sqlx.QueryerContext) (*serverSet, error) {
+	return keptServers.Get(ctx, q, func(q sqlx.QueryerContext) (*serverSet, error) {
+		var rows []serverRow
+		if err := sqlx.SelectContext(ctx, q, &rows, `SELECT `+serverColumns+` FROM ldap_servers ORDER BY id`); err != nil {
+			return nil, err
+		}
+		set := &serverSet{sorted: make([]Server, 0, len(rows)), byID: make(map[int64]int, len(rows)), broken: map[int64]error{}}
+		for _, r := range rows {
+			srv, err := s.fromRow(r)
+			if err != nil {
+				set.broken[r.ID] = err
+				set.brokenIDs = append(set.brokenIDs, r.ID)
+				continue
+			}
+			set.byID[srv.ID] = len(set.sorted)
+			set.sorted = append(set.sorted, srv)
+		}
+		return set, nil
+	})
+}
+
+// clone is srv with slices of its own, so that a caller changing them
+// leaves the kept servers alone.
+func (srv Server) clone() Server {
+	srv.SensitiveAttributes = slices.Clone(srv.SensitiveAttributes)
+	srv.Fetched = slices.Clone(srv.Fetched)
+	return srv
 }
 
 // ServerInput is the body of POST and PATCH /ldap/servers: a nil field is

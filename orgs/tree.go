@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/casefold"
+	"github.com/authority-server/authority/internal/stamped"
 )
 
 // row is one row of the orgs table (tree.go reads the tree: every org, or
@@ -94,38 +94,17 @@ func (s *Service) Load(ctx context.Context) (*Tree, error) {
 // LoadTx is Load reading through q (inside a caller's transaction).
 func LoadTx(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) { return snapshot(ctx, q) }
 
-// stamped is the tree as of one value of orgs_stamp.
-type stamped struct {
-	stamp int64
-	tree  *Tree
-}
+// kept is the tree last read, kept while the orgs_stamp row is unchanged
+// (migration 0015: every write to orgs or org_ldap_servers changes it).
+var kept = stamped.New[*Tree](`SELECT stamp FROM orgs_stamp WHERE id = 1`)
 
-// latest is the tree last read, kept for as long as its stamp is current.
-// Every write to orgs or org_ldap_servers gives the stamp a new random value
-// (migration 0015), so a tree kept under a stamp is that stamp's tree
-// whatever database or transaction reads it: a stamp written by a
-// transaction that rolls back never comes again.
-var latest atomic.Pointer[stamped]
-
-// snapshot returns the tree as q sees it: the kept tree when q's stamp is
-// its stamp, else the tree read afresh (and kept). One small read per call
-// instead of the org tables (sign-in and registration read an org at every
-// request). The stamp is read before the tables: when q is not a
-// transaction and a write commits between the two reads, the tree kept is
-// newer than its stamp, which is never current again.
+// snapshot returns the tree as q sees it, read afresh only when an org or
+// its servers changed since it was last read.
 func snapshot(ctx context.Context, q sqlx.QueryerContext) (*Tree, error) {
-	var stamp int64
-	if err := sqlx.GetContext(ctx, q, &stamp, `SELECT stamp FROM orgs_stamp WHERE id = 1`); err != nil {
-		return nil, fmt.Errorf("orgs: read the tree's stamp: %w", err)
-	}
-	if k := latest.Load(); k != nil && k.stamp == stamp {
-		return k.tree, nil
-	}
-	t, err := load(ctx, q)
+	t, err := kept.Get(ctx, q, func(q sqlx.QueryerContext) (*Tree, error) { return load(ctx, q) })
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("orgs: %w", err)
 	}
-	latest.Store(&stamped{stamp: stamp, tree: t})
 	return t, nil
 }
 

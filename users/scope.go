@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/casefold"
@@ -62,21 +64,46 @@ func (f *ScopeFlags) apply(u *ScopeUser) {
 	u.Protected = u.Protected && f.admins[u.ID]
 }
 
-// InScope calls fn with every user of the orgs orgIDs, ordered by id, with
-// the flags read once by ReadScopeFlags.
-func (s *Service) InScope(ctx context.Context, orgIDs []int64, flags *ScopeFlags, fn func(ScopeUser)) error {
+// InScope calls fn with every user of the orgs orgIDs but those skip
+// reports, ordered by id, with the flags read once by ReadScopeFlags. The
+// ids are read first (from the org index alone) and the skipped users are
+// never read in full: a full sync asks for the few users it did not find.
+func (s *Service) InScope(ctx context.Context, orgIDs []int64, flags *ScopeFlags, skip func(id int64) bool, fn func(ScopeUser)) error {
 	if len(orgIDs) == 0 {
 		return nil
 	}
-	rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`
-		FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) ORDER BY u.id`, int64Args(orgIDs)...)
+	var ids []int64
+	err := eachRow(ctx, s.DB, `SELECT id, '' FROM users WHERE org_id IN (`+placeholders(len(orgIDs))+`)`, int64Args(orgIDs), func(id int64, _ string) {
+		if !skip(id) {
+			ids = append(ids, id)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("users: the users in scope: %w", err)
 	}
-	return scanScope(rows, func(u *ScopeUser) {
-		flags.apply(u)
-		fn(*u)
-	})
+	slices.Sort(ids)
+	per := max(1, 900-len(orgIDs))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), per)]
+		ids = ids[len(chunk):]
+		args := int64Args(orgIDs)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`
+			FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) AND u.id IN (`+placeholders(len(chunk))+`) ORDER BY u.id`, args...)
+		if err != nil {
+			return fmt.Errorf("users: the users in scope: %w", err)
+		}
+		err = scanScope(rows, func(u *ScopeUser) {
+			flags.apply(u)
+			fn(*u)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // InScopeByUsername calls fn with the users of the orgs orgIDs whose

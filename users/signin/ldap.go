@@ -27,9 +27,14 @@ type Directory struct {
 	Log   *slog.Logger
 
 	mu      sync.Mutex
-	scripts map[int64]compiled // by server id
-	runners sync.Pool          // *script.Runner
+	scripts map[int64]compiled  // by server id
+	runners chan *script.Runner // idle runners (keptRunners at most)
 }
+
+// keptRunners bounds the idle script runners kept between registrations: a
+// runner keeps its scripts' runtimes, which cost more to build than to run
+// (a sync.Pool lost them at every garbage collection).
+const keptRunners = 16
 
 type compiled struct {
 	key string // the three sources, to notice edits
@@ -41,7 +46,7 @@ func NewDirectory(l *ldapauth.Service, o *orgs.Service, u *users.Service, log *s
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Directory{LDAP: l, Orgs: o, Users: u, Log: log, scripts: map[int64]compiled{}}
+	return &Directory{LDAP: l, Orgs: o, Users: u, Log: log, scripts: map[int64]compiled{}, runners: make(chan *script.Runner, keptRunners)}
 }
 
 // servers returns the org's LDAP servers, the one the user last matched first.
@@ -149,7 +154,10 @@ func (d *Directory) Register(ctx context.Context, org orgs.Org, req Request) (us
 	}
 	runner := d.runner(srv)
 	res := runner.Run(set, entry.DN, entry.Attrs)
-	d.runners.Put(runner)
+	select {
+	case d.runners <- runner:
+	default: // enough are kept
+	}
 	if !res.OK() {
 		metrics.ScriptErrors.WithLabelValues("signin").Add(float64(len(res.Errors)))
 		d.Log.Warn("sign-in: registration refused: a directory script failed", "server", srv.Name, "username", req.Username, "dn", entry.DN, "errors", strings.Join(res.Errors, "; "))
@@ -275,10 +283,12 @@ func (d *Directory) compiledScripts(srv ldapauth.Server) (*script.Set, error) {
 }
 
 func (d *Directory) runner(ldapauth.Server) *script.Runner {
-	if r, ok := d.runners.Get().(*script.Runner); ok {
+	select {
+	case r := <-d.runners:
 		return r
+	default:
+		return script.NewRunner(script.DefaultLimit)
 	}
-	return script.NewRunner(script.DefaultLimit)
 }
 
 // NotFoundOrg implements LDAPFlow: the registrants-not-found policy.
