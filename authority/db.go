@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -34,7 +35,7 @@ func OpenDB(ctx context.Context, path string) (*sqlx.DB, error) {
 	if err := createOwnerOnly(path); err != nil {
 		return nil, err
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	// Every statement is prepared once per connection (internal/stmtcache).
 	db := sqlx.NewDb(sql.OpenDB(stmtcache.NewConnector(&sqlite.Driver{}, dsn)), "sqlite")
 	// SQLite allows one writer; a small pool keeps readers concurrent while
@@ -52,7 +53,28 @@ func OpenDB(ctx context.Context, path string) (*sqlx.DB, error) {
 		db.Close()
 		return nil, err
 	}
+	go checkpoints(db)
 	return db, nil
+}
+
+// CheckpointEvery is how often the database's write-ahead log is copied
+// back into the database file.
+const CheckpointEvery = 200 * time.Millisecond
+
+// checkpoints copies the write-ahead log back into the database every
+// CheckpointEvery until db is closed. SQLite would do it itself inside the
+// commit that fills the log to 1,000 pages (wal_autocheckpoint, turned off
+// in OpenDB's DSN), holding the write lock, so that one transaction in a
+// thousand pages waited for the copy and made every writer behind it wait
+// too. A PASSIVE checkpoint here runs beside the writers instead.
+func checkpoints(db *sqlx.DB) {
+	t := time.NewTicker(CheckpointEvery)
+	defer t.Stop()
+	for range t.C {
+		if _, err := db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil && strings.Contains(err.Error(), "database is closed") {
+			return
+		}
+	}
 }
 
 type migration struct {
