@@ -10,12 +10,14 @@ package roles
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/authority-server/authority/internal/apperr"
+	"github.com/authority-server/authority/internal/stamped"
 )
 
 // Sysadmin is the role that rules the server: it may use the API and the
@@ -58,17 +60,18 @@ func List(ctx context.Context, q sqlx.QueryerContext) ([]Role, error) {
 // (ignoring case) and sorted. A name that is no role is an apperr Invalid
 // naming field.
 func Canonical(ctx context.Context, q sqlx.QueryerContext, field string, names []string) ([]string, error) {
-	known, err := byFold(ctx, q, `SELECT name FROM roles`)
+	all, err := read(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("roles: read: %w", err)
 	}
+	knownNames := all.names
 	out := []string{}
 	seen := map[string]bool{}
 	for _, n := range names {
 		if err := apperr.CheckLine(field, n, MaxNameLength); err != nil {
 			return nil, err
 		}
-		canon, ok := known[fold(n)]
+		canon, ok := knownNames[fold(n)]
 		if !ok {
 			return nil, apperr.Invalid(field, "unknown role %q", n)
 		}
@@ -88,10 +91,11 @@ type Mapping map[string]string
 // LoadMapping reads the Role Mapping list (never with Sysadmin, even if an
 // old database has it there).
 func LoadMapping(ctx context.Context, q sqlx.QueryerContext) (Mapping, error) {
-	m, err := byFold(ctx, q, `SELECT name FROM roles WHERE in_mapping = 1`)
+	all, err := read(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("roles: read: %w", err)
 	}
+	m := maps.Clone(all.mapping)
 	delete(m, fold(Sysadmin))
 	return Mapping(m), nil
 }
@@ -210,17 +214,39 @@ func SetMapping(ctx context.Context, tx *sqlx.Tx, names []string) error {
 	return nil
 }
 
-// byFold reads one column of role names, keyed by their folded spelling.
-func byFold(ctx context.Context, q sqlx.QueryerContext, query string) (map[string]string, error) {
-	var names []string
-	if err := sqlx.SelectContext(ctx, q, &names, query); err != nil {
-		return nil, fmt.Errorf("roles: read: %w", err)
+// known is every role and the Role Mapping list, by folded name, with
+// their stored spelling; shared (kept), never changed.
+type known struct {
+	names, mapping map[string]string
+}
+
+// kept are the roles last read, kept while the roles_stamp row is unchanged
+// (migration 0017: every write to roles changes it).
+var kept = stamped.New[*known](`SELECT stamp FROM roles_stamp WHERE id = 1`)
+
+// read returns every role and the Role Mapping list as q sees them, read
+// afresh only when a role changed since they were last read.
+func read(ctx context.Context, q sqlx.QueryerContext) (*known, error) {
+	return kept.Get(ctx, q, func(q sqlx.QueryerContext) (*known, error) { return load(ctx, q) })
+}
+
+// load reads every role and whether it is on the Role Mapping list.
+func load(ctx context.Context, q sqlx.QueryerContext) (*known, error) {
+	var rows []struct {
+		Name      string `db:"name"`
+		InMapping bool   `db:"in_mapping"`
 	}
-	out := make(map[string]string, len(names))
-	for _, n := range names {
-		out[fold(n)] = n
+	if err := sqlx.SelectContext(ctx, q, &rows, `SELECT name, in_mapping FROM roles`); err != nil {
+		return nil, err
 	}
-	return out, nil
+	k := &known{names: make(map[string]string, len(rows)), mapping: map[string]string{}}
+	for _, r := range rows {
+		k.names[fold(r.Name)] = r.Name
+		if r.InMapping {
+			k.mapping[fold(r.Name)] = r.Name
+		}
+	}
+	return k, nil
 }
 
 // fold is the key names compare by: trimmed, case-insensitive.
