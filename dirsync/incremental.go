@@ -120,22 +120,28 @@ func (e *engine) reader(ctx context.Context, conn *ldapauth.Conn, srv ldapauth.S
 		}, nil
 	}
 	e.inc.tracking[srv.ID] = &Tracking{Mode: srv.ChangeTracking}
-	if srv.ChangeTracking != ldapauth.TrackingNone && !e.req.Simulate {
-		// Taken before the search, so that what changes during it is seen
-		// by the next incremental run.
-		st, err := conn.TrackingBaseline(ctx, srv.ChangeTracking)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, err
-			}
+	if srv.ChangeTracking == ldapauth.TrackingNone || e.req.Simulate {
+		return func(ctx context.Context, fn func([]*ldapauth.Entry) error) error { return conn.SearchAll(ctx, fn) }, nil
+	}
+	// The baseline stands for the directory before the search, so that
+	// what changes during it is seen by the next incremental run; its
+	// slow part (a syncrepl refresh) may go on beside the search.
+	wait := ldapauth.BeginTrackingBaseline(ctx, conn, srv.ChangeTracking)
+	return func(ctx context.Context, fn func([]*ldapauth.Entry) error) error {
+		serr := conn.SearchAll(ctx, fn)
+		st, err := wait()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return errors.Join(serr, err)
+		case err != nil:
 			e.inc.tracking[srv.ID].Note = "no tracking state kept: " + err.Error()
 			e.s.log.Warn(fmt.Sprintf("DIRSYNC:: Change tracking of server %d (%s) unavailable: %v", srv.ID, srv.Name, err), "thread", fmt.Sprintf("dirsync-%d", e.runID))
-		} else {
+		default:
 			e.inc.next[srv.ID] = st
 			e.inc.tracking[srv.ID].Mode = st.Mode
 		}
-	}
-	return func(ctx context.Context, fn func([]*ldapauth.Entry) error) error { return conn.SearchAll(ctx, fn) }, nil
+		return serr
+	}, nil
 }
 
 // goneFromDirectory reports whether an incremental run saw u's entry leave

@@ -1,0 +1,85 @@
+package ldapauth
+
+import (
+	"context"
+	"regexp"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// BeginTrackingBaseline starts the tracking baseline of mode (as
+// TrackingBaseline) for a full search about to begin on c, and returns once
+// the point the state stands for is fixed: the search may start then, and
+// wait returns the state (call it once, after the search).
+//
+// A syncrepl baseline is a refresh of every entry in scope, as long as a
+// bare search of the few attributes that matter. When the directory shows
+// one contextCSN for the naming context of the base (OpenLDAP's syncprov
+// answers it from memory), the state is that CSN, read before the search
+// starts (so that whatever changes during the search is seen by the next
+// incremental run), and the refresh, which still checks that the service
+// account may read the changes (a size limit below the scope is an error,
+// as before), runs on a second connection beside the search. Otherwise,
+// and for the other modes, the baseline is taken on c before this returns.
+func BeginTrackingBaseline(ctx context.Context, c *Conn, mode string) (wait func() (TrackingState, error)) {
+	done := func(st TrackingState, err error) func() (TrackingState, error) {
+		return func() (TrackingState, error) { return st, err }
+	}
+	if mode == TrackingAuto || mode == "" {
+		m, err := c.DetectTracking(ctx)
+		if err != nil {
+			return done(TrackingState{}, err)
+		}
+		mode = m
+	}
+	if mode != TrackingSyncrepl {
+		return done(c.TrackingBaseline(ctx, mode))
+	}
+	csn, ok := c.contextCSN(ctx)
+	if !ok {
+		return done(c.TrackingBaseline(ctx, mode))
+	}
+	st := TrackingState{Mode: mode, Scope: c.srv.TrackingScope(mode), Cookie: []byte("rid=000,csn=" + csn)}
+	result := make(chan error, 1)
+	go func() {
+		rc, err := Dial(ctx, c.srv)
+		if err != nil {
+			result <- err
+			return
+		}
+		defer rc.Close()
+		_, err = rc.TrackingBaseline(ctx, mode)
+		result <- err
+	}()
+	return func() (TrackingState, error) {
+		if err := <-result; err != nil {
+			return TrackingState{}, err
+		}
+		return st, nil
+	}
+}
+
+// csnPattern is a change sequence number: a generalized time with
+// microseconds, then the change count, server id and modifier number.
+var csnPattern = regexp.MustCompile(`^[0-9]{14}\.[0-9]{6}Z#[0-9a-f]{6}#[0-9a-f]{3}#[0-9a-f]{6}$`)
+
+// contextCSN reads the one contextCSN of the naming context holding the
+// base; false when there is none, several (more than one provider), or one
+// that is not a CSN.
+func (c *Conn) contextCSN(ctx context.Context) (string, bool) {
+	d, err := c.readRootDSE(ctx)
+	if err != nil {
+		return "", false
+	}
+	req := ldap.NewSearchRequest(c.namingContext(d), ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, int(c.timeout.Seconds()), false,
+		"(objectClass=*)", []string{"contextCSN"}, nil)
+	var res *ldap.SearchResult
+	if err := c.op(ctx, func() (err error) { res, err = c.l.Search(req); return err }); err != nil || res == nil || len(res.Entries) != 1 {
+		return "", false
+	}
+	v := res.Entries[0].GetAttributeValues("contextCSN")
+	if len(v) != 1 || !csnPattern.MatchString(v[0]) {
+		return "", false
+	}
+	return v[0], true
+}
