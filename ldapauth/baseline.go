@@ -2,6 +2,7 @@ package ldapauth
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 
 	"github.com/go-ldap/ldap/v3"
@@ -48,7 +49,16 @@ func BeginTrackingBaseline(ctx context.Context, c *Conn, mode string) (wait func
 			return
 		}
 		defer rc.Close()
-		_, err = rc.TrackingBaseline(ctx, mode)
+		refreshed, err := rc.TrackingBaseline(ctx, mode)
+		if err == nil {
+			// The refresh ends with a cookie of the same form, at that CSN
+			// or a later one; anything else is a directory this shortcut
+			// does not know: keep no state rather than a wrong one.
+			m := cookieCSN.FindSubmatch(refreshed.Cookie)
+			if m == nil || string(m[1]) < csn {
+				err = fmt.Errorf("ldapauth: %s: the syncrepl refresh ended with cookie %q, not one at or after contextCSN %s", c.srv.URL, refreshed.Cookie, csn)
+			}
+		}
 		result <- err
 	}()
 	return func() (TrackingState, error) {
@@ -59,9 +69,15 @@ func BeginTrackingBaseline(ctx context.Context, c *Conn, mode string) (wait func
 	}
 }
 
-// csnPattern is a change sequence number: a generalized time with
+// csnSyntax is a change sequence number: a generalized time with
 // microseconds, then the change count, server id and modifier number.
-var csnPattern = regexp.MustCompile(`^[0-9]{14}\.[0-9]{6}Z#[0-9a-f]{6}#[0-9a-f]{3}#[0-9a-f]{6}$`)
+const csnSyntax = `[0-9]{14}\.[0-9]{6}Z#[0-9a-f]{6}#[0-9a-f]{3}#[0-9a-f]{6}`
+
+// cookieCSN is the form of an OpenLDAP syncrepl cookie with one CSN.
+var cookieCSN = regexp.MustCompile(`^rid=[0-9]{3},csn=(` + csnSyntax + `)$`)
+
+// csnPattern is one CSN alone.
+var csnPattern = regexp.MustCompile(`^` + csnSyntax + `$`)
 
 // contextCSN reads the one contextCSN of the naming context holding the
 // base; false when there is none, several (more than one provider), or one
