@@ -82,26 +82,9 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, flags *ScopeFlags
 		return fmt.Errorf("users: the users in scope: %w", err)
 	}
 	slices.Sort(ids)
-	per := max(1, 900-len(orgIDs))
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), per)]
-		ids = ids[len(chunk):]
-		args := int64Args(orgIDs)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`
-			FROM users u WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) AND u.id IN (`+placeholders(len(chunk))+`) ORDER BY u.id`, args...)
-		if err != nil {
-			return fmt.Errorf("users: the users in scope: %w", err)
-		}
-		err = scanScope(rows, func(u *ScopeUser) {
-			flags.apply(u)
-			fn(*u)
-		})
-		if err != nil {
-			return err
-		}
+	// By rowid, in id order chunk after chunk.
+	if err := inScopeBy(ctx, s, orgIDs, flags, `users u`, `u.id`, ids, ` ORDER BY u.id`, fn); err != nil {
+		return fmt.Errorf("users: the users in scope: %w", err)
 	}
 	return nil
 }
@@ -110,7 +93,7 @@ func (s *Service) InScope(ctx context.Context, orgIDs []int64, flags *ScopeFlags
 // username has one of the casefold keys (casefold.Key), read by index: the
 // users a page of directory entries names.
 func (s *Service) InScopeByUsername(ctx context.Context, orgIDs []int64, flags *ScopeFlags, keys []string, fn func(ScopeUser)) error {
-	if err := s.inScopeBy(ctx, orgIDs, flags, `users_username_key`, `u.username_key`, keys, fn); err != nil {
+	if err := inScopeBy(ctx, s, orgIDs, flags, `users u INDEXED BY users_username_key`, `u.username_key`, keys, ``, fn); err != nil {
 		return fmt.Errorf("users: the users named by directory entries: %w", err)
 	}
 	return nil
@@ -119,17 +102,18 @@ func (s *Service) InScopeByUsername(ctx context.Context, orgIDs []int64, flags *
 // InScopeByStableID calls fn with the users of the orgs orgIDs whose last
 // matched entry had one of the stable ids (lower case), read by index.
 func (s *Service) InScopeByStableID(ctx context.Context, orgIDs []int64, flags *ScopeFlags, uids []string, fn func(ScopeUser)) error {
-	if err := s.inScopeBy(ctx, orgIDs, flags, `users_ldap_uid`, `u.ldap_uid <> '' AND lower(u.ldap_uid)`, uids, fn); err != nil {
+	if err := inScopeBy(ctx, s, orgIDs, flags, `users u INDEXED BY users_ldap_uid`, `u.ldap_uid <> '' AND lower(u.ldap_uid)`, uids, ``, fn); err != nil {
 		return fmt.Errorf("users: the users of directory entries by stable id: %w", err)
 	}
 	return nil
 }
 
 // inScopeBy reads the users of orgIDs whose column expression where is one
-// of values, through index (named: with the planner's statistics of a
+// of values, from from (named indexes: with the planner's statistics of a
 // large org, SQLite preferred users_org and scanned the org for every
-// page). Each user comes once: the keys and ids are unique.
-func (s *Service) inScopeBy(ctx context.Context, orgIDs []int64, flags *ScopeFlags, index, where string, values []string, fn func(ScopeUser)) error {
+// page), in chunks of at most 900 parameters, each ending with order. Each
+// user comes once: the keys and ids are unique.
+func inScopeBy[T any](ctx context.Context, s *Service, orgIDs []int64, flags *ScopeFlags, from, where string, values []T, order string, fn func(ScopeUser)) error {
 	if len(orgIDs) == 0 {
 		return nil
 	}
@@ -142,7 +126,7 @@ func (s *Service) inScopeBy(ctx context.Context, orgIDs []int64, flags *ScopeFla
 			args = append(args, v)
 		}
 		rows, err := s.DB.QueryxContext(ctx, `SELECT `+scopeColumns+`
-			FROM users u INDEXED BY `+index+` WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) AND `+where+` IN (`+placeholders(len(chunk))+`)`, args...)
+			FROM `+from+` WHERE u.org_id IN (`+placeholders(len(orgIDs))+`) AND `+where+` IN (`+placeholders(len(chunk))+`)`+order, args...)
 		if err != nil {
 			return err
 		}
