@@ -129,14 +129,23 @@ func (b *browserEnv) click(sel string) {
 	}
 }
 
-// text returns the text of sel.
+// text returns the visible text of sel. It reads it from the page by script
+// rather than by chromedp's node ids, which can be stale for a moment after
+// the page reloaded itself, and waits up to ten seconds for sel to appear.
 func (b *browserEnv) text(sel string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		b.t.Fatalf("text of %s: %v", sel, err)
+	read := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); return e ? e.innerText : null; })()`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := chromedp.Run(b.ctx, chromedp.Evaluate[*string](read))
+		if err == nil && s != nil {
+			return *s
+		}
+		if time.Now().After(deadline) || b.ctx.Err() != nil {
+			b.t.Fatalf("text of %s: no such element (last error %v)", sel, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return s
 }
 
 // has reports whether an element matches sel now.
