@@ -25,6 +25,10 @@ type effects interface {
 	current(ctx context.Context, u *scopeUser) (st users.State, orgID int64, ok bool, err error)
 	reactivate(ctx context.Context, u *scopeUser) (users.Transition, error)
 	deactivate(ctx context.Context, u *scopeUser) (users.Transition, error)
+	// deactivateMany deactivates us with set-wide statements: each user's
+	// transition by id (none for a user deleted during the run) and the
+	// users refused (the last active administrator).
+	deactivateMany(ctx context.Context, us []*scopeUser) (done map[int64]users.Transition, refused map[int64]error, err error)
 	// move moves the user and returns the org it was in.
 	move(ctx context.Context, u *scopeUser, to int64) (from int64, err error)
 	setRoles(ctx context.Context, p *plan, mapping roles.Mapping) (added, removed []string, err error)
@@ -66,6 +70,14 @@ func (a applied) deactivate(ctx context.Context, u *scopeUser) (users.Transition
 	return a.users.DeactivateTx(ctx, a.tx, u.ID, users.ReasonDirsync)
 }
 
+func (a applied) deactivateMany(ctx context.Context, us []*scopeUser) (map[int64]users.Transition, map[int64]error, error) {
+	ids := make([]int64, len(us))
+	for i, u := range us {
+		ids[i] = u.ID
+	}
+	return a.users.DeactivateManyTx(ctx, a.tx, ids, users.ReasonDirsync)
+}
+
 func (a applied) move(ctx context.Context, u *scopeUser, to int64) (int64, error) {
 	return a.users.MoveTx(ctx, a.tx, u.ID, to)
 }
@@ -104,6 +116,14 @@ func (simulated) reactivate(_ context.Context, u *scopeUser) (users.Transition, 
 
 func (simulated) deactivate(_ context.Context, u *scopeUser) (users.Transition, error) {
 	return users.Transition{Before: u.State, After: u.State.Deactivate(users.ReasonDirsync)}, nil
+}
+
+func (simulated) deactivateMany(_ context.Context, us []*scopeUser) (map[int64]users.Transition, map[int64]error, error) {
+	done := make(map[int64]users.Transition, len(us))
+	for _, u := range us {
+		done[u.ID] = users.Transition{Before: u.State, After: u.State.Deactivate(users.ReasonDirsync)}
+	}
+	return done, nil, nil
 }
 
 func (simulated) move(_ context.Context, u *scopeUser, _ int64) (int64, error) { return u.OrgID, nil }
@@ -255,7 +275,7 @@ func (e *engine) apply(ctx context.Context, plans []*plan, extra *outcome) error
 	if len(plans) == 0 && len(extra.lines) == 0 {
 		return nil
 	}
-	return e.batch(ctx, *extra, len(plans), func(fx effects, i int) (outcome, error) {
+	return e.batch(ctx, *extra, len(plans), nil, func(fx effects, i int) (outcome, error) {
 		return e.outcomeOf(ctx, fx, plans[i])
 	}, func(i int, err error) outcome {
 		var o outcome
@@ -267,18 +287,33 @@ func (e *engine) apply(ctx context.Context, plans []*plan, extra *outcome) error
 // batch runs n users' changes in one transaction, each whole (a savepoint
 // each when applied), so that one user's failure leaves that user as it was
 // (failed says what to record instead) and the rest of the batch goes on.
+// A batch with a set step (not nil) runs it first, in the transaction; it
+// says whether each change must still be whole (the set step wrote for
+// them all, so the changes only report what it did, unless it failed).
 // The transaction also records their history lines and the run's progress;
 // only once it is committed are the counts added to the run and the events
 // logged, so that what is counted and logged is what was written.
-func (e *engine) batch(ctx context.Context, first outcome, n int, change func(fx effects, i int) (outcome, error), failed func(i int, err error) outcome) error {
+func (e *engine) batch(ctx context.Context, first outcome, n int, set func(fx effects) (each bool, err error), change func(fx effects, i int) (outcome, error), failed func(i int, err error) outcome) error {
 	var outs []outcome
 	var t tally
 	err := sqltx.Run(ctx, e.s.db, func(tx *sqlx.Tx) error {
 		fx := e.effects(tx)
 		outs = append(make([]outcome, 0, n+1), first)
+		each := true
+		if set != nil {
+			var err error
+			if each, err = set(fx); err != nil {
+				return err
+			}
+		}
 		for i := range n {
 			var o outcome
-			err := fx.whole(ctx, func() (err error) { o, err = change(fx, i); return err })
+			var err error
+			if each {
+				err = fx.whole(ctx, func() (err error) { o, err = change(fx, i); return err })
+			} else {
+				o, err = change(fx, i)
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return err

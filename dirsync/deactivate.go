@@ -118,10 +118,32 @@ func why(u *scopeUser) string {
 }
 
 // deactivateBatch deactivates (on hold: blocks) a batch of users in one
-// transaction.
+// transaction, with set-wide statements (users.DeactivateManyTx). Should
+// those fail, the batch is rolled back to before them and done one user at
+// a time, each whole, so that one user's failure is that user's alone.
 func (e *engine) deactivateBatch(ctx context.Context, batch []*scopeUser) error {
-	return e.batch(ctx, outcome{}, len(batch), func(fx effects, i int) (outcome, error) {
-		return e.deactivateOne(ctx, fx, batch[i])
+	var done map[int64]users.Transition
+	var refused map[int64]error
+	var setErr error
+	set := func(fx effects) (each bool, err error) {
+		setErr = fx.whole(ctx, func() (err error) {
+			done, refused, err = fx.deactivateMany(ctx, batch)
+			return err
+		})
+		if setErr != nil && ctx.Err() != nil {
+			return false, setErr
+		}
+		return setErr != nil, nil
+	}
+	return e.batch(ctx, outcome{}, len(batch), set, func(fx effects, i int) (outcome, error) {
+		u := batch[i]
+		if setErr != nil {
+			return e.deactivateOne(ctx, fx, u)
+		}
+		if err := refused[u.ID]; err != nil {
+			return outcome{}, err
+		}
+		return deactivated(u, done[u.ID]), nil // none for a user deleted meanwhile: no change
 	}, func(i int, err error) outcome {
 		var o outcome
 		o.fail(batch[i], "could not deactivate: "+err.Error())
@@ -131,24 +153,32 @@ func (e *engine) deactivateBatch(ctx context.Context, batch []*scopeUser) error 
 
 // deactivateOne deactivates (on hold: blocks) one user through fx.
 func (e *engine) deactivateOne(ctx context.Context, fx effects, u *scopeUser) (outcome, error) {
-	var o outcome
 	if _, _, ok, err := fx.current(ctx, u); err != nil || !ok {
-		return o, err
+		return outcome{}, err
 	}
 	t, err := fx.deactivate(ctx, u)
-	if err != nil || !t.Changed() {
-		return o, err
+	if err != nil {
+		return outcome{}, err
+	}
+	return deactivated(u, t), nil
+}
+
+// deactivated is what deactivating (on hold: blocking) u amounted to.
+func deactivated(u *scopeUser, t users.Transition) outcome {
+	var o outcome
+	if !t.Changed() {
+		return o
 	}
 	if t.After.Status == users.StatusBlocked {
 		o.counts.Blocked++
 		o.line(u, ChangeBlocked, statusText(t.Before), statusText(t.After), why(u)+"; on legal hold: blocked instead of deactivated")
 		o.history(u, "Blocking (on legal hold) instead of deactivating")
-		return o, nil
+		return o
 	}
 	o.counts.Deactivated++
 	o.line(u, ChangeDeactivated, statusText(t.Before), statusText(t.After), why(u))
 	o.history(u, "Blocking and deactivating")
-	return o, nil
+	return o
 }
 
 // recordMisses writes each user's consecutive misses (a real run whose

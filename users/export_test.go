@@ -1,4 +1,4 @@
 package users
 
 // ArchiveSQL exposes the lifecycle's archive updates to the query-plan test.
-var ArchiveSQL = []string{sqlArchivesToCold, sqlArchivesExpire, sqlArchivesRestore}
+var ArchiveSQL = []string{sqlArchivesToCold, archivesToColdSQL(placeholders(3)), sqlArchivesExpire, sqlArchivesRestore}

@@ -143,9 +143,16 @@ func (s *Service) write(ctx context.Context, tx *sqlx.Tx, id, orgID int64, t Tra
 // keeps SQLite from choosing the (state, expiry) index, which would scan
 // every archive in that state, so that it drives from the user's devices
 // instead (archives_device).
+var sqlArchivesToCold = archivesToColdSQL("?")
+
+// archivesToColdSQL sends to cold storage (until its one argument) the normal
+// archives of the devices of the users whose ids bind the placeholders in.
+func archivesToColdSQL(in string) string {
+	return `UPDATE archives SET state = 'cold', cold_storage_expires_at = ?
+		WHERE +state = 'normal' AND device_guid IN (SELECT guid FROM devices WHERE user_id IN (` + in + `))`
+}
+
 const (
-	sqlArchivesToCold = `UPDATE archives SET state = 'cold', cold_storage_expires_at = ?
-		WHERE +state = 'normal' AND device_guid IN (SELECT guid FROM devices WHERE user_id = ?)`
 	sqlArchivesExpire = `UPDATE archives SET state = 'expired'
 		WHERE +state = 'cold' AND +cold_storage_expires_at <= ? AND device_guid IN (SELECT guid FROM devices WHERE user_id = ?)`
 	sqlArchivesRestore = `UPDATE archives SET state = 'normal', cold_storage_expires_at = NULL

@@ -25,7 +25,10 @@ func TestArchiveUpdatesUseTheDeviceIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range users.ArchiveSQL {
-		args := []any{1, 2}[:strings.Count(q, "?")]
+		args := make([]any, strings.Count(q, "?"))
+		for i := range args {
+			args[i] = i + 1
+		}
 		rows, err := db.Query(`EXPLAIN QUERY PLAN `+q, args...)
 		if err != nil {
 			t.Fatal(err)
