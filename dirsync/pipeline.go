@@ -2,6 +2,7 @@ package dirsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -15,13 +16,16 @@ import (
 )
 
 // pagesAhead is how many pages the search may fetch ahead of the processing
-// (memory holds at most this many pages plus the one being processed).
+// (memory holds at most this many pages plus the two being processed).
 const pagesAhead = 2
 
 // search runs the paged search of one server and processes its pages as they
-// arrive: the search goroutine receives and decodes the next page while
-// another goroutine processes the previous one, at most pagesAhead pages
-// ahead.
+// arrive, in three goroutines at a time: the search receives and decodes a
+// page, the script stage maps the previous one's entries (Person) and runs
+// their scripts (scriptPage), and the page stage matches the one before to
+// users and writes their changes (page), at most pagesAhead pages behind the
+// search. Scripts read only their entry, so running them ahead of the page
+// stage's reads and writes changes nothing but the time.
 func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 	conn, err := ldapauth.Dial(ctx, srv)
 	if err != nil {
@@ -43,45 +47,45 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	queue := make(chan []*ldapauth.Entry, pagesAhead)
-	done := make(chan struct{})
-	var perr error // the processing's error; read after done is closed
+	scripted := make(chan *scriptedPage, 1)
+	var ahead time.Duration // the script stage's time in scripts; read once it is done
+	e.eager.Store(true)
+	scriptsDone := make(chan error, 1)
 	go func() {
-		defer close(done)
-		defer func() {
-			if v := recover(); v != nil {
-				perr = fmt.Errorf("internal error: panic: %v\n%s", v, debug.Stack())
-				cancel()
-				for range queue {
-				}
-			}
-		}()
+		defer close(scripted)
 		n := 0
-		for page := range queue {
+		scriptsDone <- drain(queue, cancel, func(page []*ldapauth.Entry) error {
 			n++
-			if perr != nil {
-				continue // drain
+			sp := e.scriptPage(srv, groups, page, &ahead)
+			if h := e.s.pageHook; h != nil {
+				h(HookScripted, srv.ID, n)
 			}
+			select {
+			case scripted <- sp:
+				return nil
+			case <-sctx.Done():
+				return sctx.Err()
+			}
+		})
+	}()
+	pagesDone := make(chan error, 1)
+	go func() {
+		n := 0
+		pagesDone <- drain(scripted, cancel, func(sp *scriptedPage) error {
+			n++
 			if err := e.waitUsers(); err != nil {
-				perr = err
-				cancel()
-				continue
+				return err
 			}
 			tp := time.Now()
-			if groups != nil {
-				for _, ent := range page {
-					groups.Apply(ent)
-				}
-			}
-			if err := e.page(ctx, srv, page); err != nil {
-				perr = err
-				cancel()
-				continue
+			if err := e.page(ctx, srv, sp); err != nil {
+				return err
 			}
 			e.inPages += time.Since(tp)
 			if h := e.s.pageHook; h != nil {
 				h(HookProcessed, srv.ID, n)
 			}
-		}
+			return nil
+		})
 	}()
 	pages := 0
 	serr := read(sctx, func(page []*ldapauth.Entry) error {
@@ -98,7 +102,11 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 		}
 	})
 	close(queue)
-	<-done
+	serrScripts, perr := <-scriptsDone, <-pagesDone
+	e.inScripts += ahead
+	if perr == nil && serrScripts != nil && !errors.Is(serrScripts, context.Canceled) {
+		perr = serrScripts // the script stage failed (a panic), not stopped
+	}
 	if perr != nil {
 		return fmt.Errorf("process a page of LDAP server %d (%s): %w", srv.ID, srv.Name, perr)
 	}
@@ -106,6 +114,73 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 		return fmt.Errorf("search LDAP server %d (%s, %s) failed after %d page(s): %w", srv.ID, srv.Name, srv.URL, pages, serr)
 	}
 	return nil
+}
+
+// drain calls each with every value of in until a call fails or panics;
+// then it cancels the search (cancel) and only drains in, so that nothing
+// upstream blocks. It returns the first error.
+func drain[T any](in <-chan T, cancel func(), each func(T) error) (err error) {
+	for v := range in {
+		if err != nil {
+			continue
+		}
+		if err = guarded(func() error { return each(v) }); err != nil {
+			cancel()
+		}
+	}
+	return err
+}
+
+// guarded calls fn and turns a panic into an error.
+func guarded(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("internal error: panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return fn()
+}
+
+// scriptedPage is a page of entries with what the script stage made of them.
+type scriptedPage struct {
+	entries []*ldapauth.Entry
+	persons []ldapauth.Person
+	// results are the entries' script results when the stage ran them
+	// (eager); nil, or nil for an entry, when the page stage runs them for
+	// the entries that match a user.
+	results []*script.Result
+}
+
+// scriptPage expands the page's nested groups, maps its entries to persons
+// and, while most entries of the pages before matched a user (e.eager), runs
+// every entry's scripts. A directory with many more entries than users
+// leaves its scripts to the page stage, which runs them only on matches.
+func (e *engine) scriptPage(srv ldapauth.Server, groups *ldapauth.GroupIndex, page []*ldapauth.Entry, spent *time.Duration) *scriptedPage {
+	sp := &scriptedPage{entries: page, persons: make([]ldapauth.Person, len(page))}
+	for i, ent := range page {
+		if ent == nil {
+			continue
+		}
+		if groups != nil {
+			groups.Apply(ent)
+		}
+		sp.persons[i] = srv.Person(ent)
+	}
+	if !e.eager.Load() {
+		return sp
+	}
+	t0 := time.Now()
+	set := e.sets[srv.ID]
+	sp.results = make([]*script.Result, len(page))
+	slab := make([]script.Result, len(page))
+	for i, ent := range page {
+		if ent != nil {
+			slab[i] = e.runner.Run(set, ent.DN, ent.Attrs)
+			sp.results[i] = &slab[i]
+		}
+	}
+	*spent += time.Since(t0)
+	return sp
 }
 
 // match is one user found in one entry, with the entry's script results.
@@ -150,22 +225,23 @@ func holds(names []string, name string) bool {
 // page matches one page of entries to users, runs the scripts once per
 // matched entry, and applies (or simulates) the changes other than
 // deactivation.
-func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapauth.Entry) error {
+func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage) error {
 	set := e.sets[srv.ID]
+	entries, persons := sp.entries, sp.persons
 	if t := e.inc.tracking[srv.ID]; t != nil {
 		t.Examined += len(entries)
-	}
-	persons := make([]ldapauth.Person, len(entries))
-	for i, ent := range entries {
-		if ent != nil {
-			persons[i] = srv.Person(ent)
-		}
 	}
 	keys, uids := namesOf(persons)
 	if err := e.loadPage(ctx, keys, uids); err != nil {
 		return err
 	}
 	defer e.retain()
+	live, matched := 0, 0 // entries, and entries that matched a user
+	defer func() {
+		// The script stage runs the scripts of every entry while at least
+		// half of them match.
+		e.eager.Store(matched*2 >= live)
+	}()
 	var found []match
 	var dups outcome
 	for i, ent := range entries {
@@ -176,17 +252,23 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, entries []*ldapa
 		if ent == nil {
 			continue
 		}
+		live++
 		var res *script.Result
 		person := persons[i]
 		run := func() *script.Result {
 			if res == nil {
-				t0 := time.Now()
-				r := e.runner.Run(set, ent.DN, ent.Attrs)
-				e.inScripts += time.Since(t0)
-				if !r.OK() {
-					metrics.ScriptErrors.WithLabelValues("dirsync").Add(float64(len(r.Errors)))
+				if sp.results != nil {
+					res = sp.results[i]
+				} else {
+					t0 := time.Now()
+					r := e.lazy.Run(set, ent.DN, ent.Attrs)
+					e.inScripts += time.Since(t0)
+					res = &r
 				}
-				res = &r
+				matched++
+				if !res.OK() {
+					metrics.ScriptErrors.WithLabelValues("dirsync").Add(float64(len(res.Errors)))
+				}
 			}
 			return res
 		}

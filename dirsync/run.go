@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authority-server/authority/internal/metrics"
@@ -64,7 +65,9 @@ type engine struct {
 	total       Counts
 	warnings    int
 	ident       int
-	runner      *script.Runner
+	runner      *script.Runner // the script stage's (search)
+	lazy        *script.Runner // the page stage's, for the scripts the script stage left to it
+	eager       atomic.Bool    // whether the script stage runs the scripts of every entry (scriptPage)
 	pages       int
 	names       map[int64]string // usernames of the users a manager may be (resolveProfiles)
 	inc         incrementalState // the run's mode and change tracking (incremental.go)
@@ -90,7 +93,7 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
 		serves: map[int64]map[int64]bool{}, byName: newUserIndex(), byUID: newUserIndex(), sets: map[int64]*script.Set{},
 		found:  map[int64]foundAt{},
-		runner: script.NewRunner(s.scriptLimit)}
+		runner: script.NewRunner(s.scriptLimit), lazy: script.NewRunner(s.scriptLimit)}
 	e.inc.mode = ModeFull
 	bg := context.WithoutCancel(ctx)
 	ctx, cancel := context.WithCancelCause(ctx)

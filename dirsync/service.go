@@ -60,7 +60,8 @@ type Service struct {
 	closed bool
 
 	// pageHook, when set (tests only), is called when a page of a search
-	// has been received (HookReceived, on the search's goroutine) and when
+	// has been received (HookReceived, on the search's goroutine), when the
+	// script stage is done with it (HookScripted, on its goroutine) and when
 	// it has been processed (HookProcessed).
 	pageHook func(stage string, serverID int64, page int)
 	// mailRoots, when set (tests only), are the CAs trusted for STARTTLS.
@@ -304,11 +305,12 @@ func (s *Service) settings(ctx context.Context) (ldapauth.Settings, error) {
 	return st, nil
 }
 
-// The stages at which the test page hook is called: a search page received
-// and processed, and a batch of deactivations committed (page is then the
-// batch's number).
+// The stages at which the test page hook is called: a search page received,
+// its scripts run (or left to the page stage), processed, and a batch of
+// deactivations committed (page is then the batch's number).
 const (
 	HookReceived    = "received"
+	HookScripted    = "scripted"
 	HookProcessed   = "processed"
 	HookDeactivated = "deactivated"
 )
