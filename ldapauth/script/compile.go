@@ -43,6 +43,9 @@ type Program struct {
 	// attrs are the entry attributes the script reads; allAttrs: it may read any.
 	attrs    []string
 	allAttrs bool
+	// memo: the script answers with a function of the attributes it reads
+	// (attrs), so that a Runner may remember its answers (memo.go).
+	memo bool
 }
 
 // Field returns the field name the program was compiled for (for example
@@ -110,6 +113,7 @@ func Compile(field, source string) (*Program, error) {
 		return nil, e
 	}
 	attrs, all := referencedAttributes(tree)
+	memo := !all && isPure(tree)
 	guardConcatenation(tree)
 
 	prog, err := goja.CompileAST(tree, false)
@@ -127,7 +131,7 @@ func Compile(field, source string) (*Program, error) {
 		e.Line, e.Column = line, col
 		return nil, e
 	}
-	return &Program{field: field, source: source, prog: prog, wrapped: wrapped, admin: admin, attrs: attrs, allAttrs: all}, nil
+	return &Program{field: field, source: source, prog: prog, wrapped: wrapped, admin: admin, attrs: attrs, allAttrs: all, memo: memo}, nil
 }
 
 func wrap(src string) string { return "(" + src + "\n)" }

@@ -107,6 +107,7 @@ type progState struct {
 	sb     *sandbox
 	fn     goja.Callable
 	broken bool
+	memo   *memo // the program's answers, when it is pure (nil otherwise)
 }
 
 // NewRunner returns a Runner whose calls are stopped after limit (0 or less
@@ -306,6 +307,11 @@ func (r *Runner) state(p *Program) (*progState, error) {
 		return nil, errors.New("the script did not evaluate to a function")
 	}
 	st := &progState{sb: sb, fn: fn}
+	if old, ok := r.states[p]; ok && old.memo != nil {
+		st.memo = old.memo // a rebuilt runtime: the answers still hold
+	} else if p.memo {
+		st.memo = &memo{answers: map[string]any{}}
+	}
 	if _, ok := r.states[p]; !ok {
 		r.order = append(r.order, p)
 	}
@@ -320,6 +326,18 @@ func run[T any](r *Runner, p *Program, script, dn string, attrs map[string][]str
 	st, err := r.state(p)
 	if err != nil {
 		return res, &RunError{Script: script, Field: p.field, Msg: script + ": could not start: " + err.Error()}
+	}
+	var key string
+	if m := st.memo; m != nil && !m.off {
+		key = memoKey(p, attrs, r.extra)
+		if v, ok := m.lookup(key); ok {
+			return fresh(v.(T)), nil
+		}
+		defer func() {
+			if err == nil {
+				m.keep(key, fresh(res))
+			}
+		}()
 	}
 	sb := st.sb
 	r.begin(sb)
