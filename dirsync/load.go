@@ -40,7 +40,7 @@ func (e *engine) loadServers(ctx context.Context, scope []orgs.Org) error {
 }
 
 // countUsers counts the users in scope, by org. A run does not hold them:
-// each page reads the users its entries name (loadPage), and once every
+// each page reads the users its entries name (fetchPage), and once every
 // server has been read, the users it did not find are streamed past the
 // deactivation rules (unfound). Its counts and its safety valve are those
 // of the whole scope.
@@ -69,56 +69,103 @@ type foundAt struct {
 	dn     string
 }
 
-// loadPage reads the users in scope that a page's entries name, by
-// username key or by stable id, into the page's own indexes; a user an
-// earlier page found comes marked found.
-func (e *engine) loadPage(ctx context.Context, keys, uids []string) error {
-	e.users = e.users[:0]
-	clear(e.byName.one)
-	clear(e.byName.more)
-	clear(e.byUID.one)
-	clear(e.byUID.more)
+// pageUsers are the users in scope that a page's entries name, as read from
+// the database: by username key, then by stable id those whose id none of
+// the first have.
+type pageUsers struct {
+	byName, byUID []users.ScopeUser
+}
+
+// fetchPage reads the users a page's entries name (keys: username keys;
+// uids: lower-case stable ids). It only reads: the script stage calls it
+// ahead of the page stage (see fetchedAhead), the page stage when it must.
+func (e *engine) fetchPage(ctx context.Context, keys, uids []string) (pageUsers, error) {
+	var pu pageUsers
 	if len(keys)+len(uids) == 0 {
-		return nil
+		return pu, nil
 	}
-	slab := make([]scopeUser, 0, len(keys)) // one allocation for the page's users (most)
-	var loaded map[int64]bool               // the ids read by username, once some come by stable id
-	add := func(su users.ScopeUser) {
-		if loaded != nil && loaded[su.ID] {
-			return // named by username and by stable id
+	held := map[string]bool{}
+	err := e.s.users.InScopeByUsername(ctx, e.orgIDs, e.flags, keys, func(su users.ScopeUser) {
+		pu.byName = append(pu.byName, su)
+		if su.LDAPUID != "" && su.LDAPServerID != 0 {
+			held[strings.ToLower(su.LDAPUID)] = true
 		}
-		if len(slab) == cap(slab) {
-			slab = make([]scopeUser, 0, 16)
-		}
-		slab = append(slab, scopeUser{ScopeUser: su})
-		u := &slab[len(slab)-1]
-		if f, ok := e.found[u.ID]; ok {
-			u.found, u.foundOn, u.foundDN = true, f.server, f.dn
-		}
-		e.index(u)
-	}
-	if err := e.s.users.InScopeByUsername(ctx, e.orgIDs, e.flags, keys, add); err != nil {
-		return fmt.Errorf("load the users named by a page: %w", err)
+	})
+	if err != nil {
+		return pu, fmt.Errorf("load the users named by a page: %w", err)
 	}
 	// By stable id only those entries whose id none of these users has
 	// (renames, and users whose id is not known yet).
 	var rest []string
 	for _, id := range uids {
-		if _, ok := e.byUID.one[id]; !ok {
+		if !held[id] {
 			rest = append(rest, id)
 		}
 	}
 	if len(rest) == 0 {
-		return nil
+		return pu, nil
 	}
-	loaded = make(map[int64]bool, len(e.users))
-	for _, u := range e.users {
-		loaded[u.ID] = true
+	loaded := make(map[int64]bool, len(pu.byName))
+	for _, su := range pu.byName {
+		loaded[su.ID] = true
 	}
-	if err := e.s.users.InScopeByStableID(ctx, e.orgIDs, e.flags, rest, add); err != nil {
-		return fmt.Errorf("load the users named by a page: %w", err)
+	err = e.s.users.InScopeByStableID(ctx, e.orgIDs, e.flags, rest, func(su users.ScopeUser) {
+		if !loaded[su.ID] { // named by username and by stable id
+			pu.byUID = append(pu.byUID, su)
+		}
+	})
+	if err != nil {
+		return pu, fmt.Errorf("load the users named by a page: %w", err)
 	}
-	return nil
+	return pu, nil
+}
+
+// indexPage makes pu the page's users and indexes; a user an earlier page
+// found comes marked found.
+func (e *engine) indexPage(pu pageUsers) {
+	e.users = e.users[:0]
+	clear(e.byName.one)
+	clear(e.byName.more)
+	clear(e.byUID.one)
+	clear(e.byUID.more)
+	slab := make([]scopeUser, 0, len(pu.byName)+len(pu.byUID)) // one allocation for the page's users
+	for _, list := range [][]users.ScopeUser{pu.byName, pu.byUID} {
+		for _, su := range list {
+			slab = append(slab, scopeUser{ScopeUser: su})
+			u := &slab[len(slab)-1]
+			if f, ok := e.found[u.ID]; ok {
+				u.found, u.foundOn, u.foundDN = true, f.server, f.dn
+			}
+			e.index(u)
+		}
+	}
+}
+
+// fetchedAhead reports whether the users the script stage read for a page
+// (sp.users, read once c0 pages had their changes committed) are what the
+// page stage would read now: unless a page committed since then renamed,
+// moved or gave a stable id to a user under one of the page's username
+// keys or stable ids (the only changes that alter who a read returns, or a
+// found user's id, org and name that the matching looks at).
+func (e *engine) fetchedAhead(sp *scriptedPage, page int) bool {
+	if sp.fetchErr != nil || sp.users == nil {
+		return false
+	}
+	ok := true
+	for j := sp.committed + 1; j < page && ok; j++ {
+		for _, k := range e.rekeyed[j] {
+			if sp.names[k] {
+				ok = false
+				break
+			}
+		}
+	}
+	for j := range e.rekeyed {
+		if j <= sp.committed {
+			delete(e.rekeyed, j) // no later page was read before these
+		}
+	}
+	return ok
 }
 
 // retain records what the run must remember of the page's users once the

@@ -50,13 +50,15 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 	scripted := make(chan *scriptedPage, 1)
 	var ahead time.Duration // the script stage's time in scripts; read once it is done
 	e.eager.Store(true)
+	e.committed.Store(0)
+	clear(e.rekeyed)
 	scriptsDone := make(chan error, 1)
 	go func() {
 		defer close(scripted)
 		n := 0
 		scriptsDone <- drain(queue, cancel, func(page []*ldapauth.Entry) error {
 			n++
-			sp := e.scriptPage(srv, groups, page, &ahead)
+			sp := e.scriptPage(sctx, srv, groups, n, page, &ahead)
 			if h := e.s.pageHook; h != nil {
 				h(HookScripted, srv.ID, n)
 			}
@@ -80,6 +82,7 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 			if err := e.page(ctx, srv, sp); err != nil {
 				return err
 			}
+			e.committed.Store(int64(sp.index))
 			e.inPages += time.Since(tp)
 			if h := e.s.pageHook; h != nil {
 				h(HookProcessed, srv.ID, n)
@@ -143,8 +146,18 @@ func guarded(fn func() error) (err error) {
 
 // scriptedPage is a page of entries with what the script stage made of them.
 type scriptedPage struct {
+	index   int // the page's number in the search, from 1
 	entries []*ldapauth.Entry
 	persons []ldapauth.Person
+	// keys and uids are the username keys and stable ids the entries name,
+	// names both as a set; users are the users they name, read by the
+	// script stage once committed pages had their changes committed
+	// (fetchErr: the read failed; the page stage reads again).
+	keys, uids []string
+	names      map[string]bool
+	users      *pageUsers
+	fetchErr   error
+	committed  int
 	// results are the entries' script results when the stage ran them
 	// (eager); nil, or nil for an entry, when the page stage runs them for
 	// the entries that match a user.
@@ -155,8 +168,8 @@ type scriptedPage struct {
 // and, while most entries of the pages before matched a user (e.eager), runs
 // every entry's scripts. A directory with many more entries than users
 // leaves its scripts to the page stage, which runs them only on matches.
-func (e *engine) scriptPage(srv ldapauth.Server, groups *ldapauth.GroupIndex, page []*ldapauth.Entry, spent *time.Duration) *scriptedPage {
-	sp := &scriptedPage{entries: page, persons: make([]ldapauth.Person, len(page))}
+func (e *engine) scriptPage(ctx context.Context, srv ldapauth.Server, groups *ldapauth.GroupIndex, index int, page []*ldapauth.Entry, spent *time.Duration) *scriptedPage {
+	sp := &scriptedPage{index: index, entries: page, persons: make([]ldapauth.Person, len(page))}
 	for i, ent := range page {
 		if ent == nil {
 			continue
@@ -165,6 +178,21 @@ func (e *engine) scriptPage(srv ldapauth.Server, groups *ldapauth.GroupIndex, pa
 			groups.Apply(ent)
 		}
 		sp.persons[i] = srv.Person(ent)
+	}
+	sp.keys, sp.uids = namesOf(sp.persons)
+	if e.waitUsers() == nil {
+		// The users the entries name, read while the page stage works on
+		// the pages before (fetchedAhead says whether they still hold).
+		sp.names = make(map[string]bool, len(sp.keys)+len(sp.uids))
+		for _, k := range sp.keys {
+			sp.names[k] = true
+		}
+		for _, k := range sp.uids {
+			sp.names[k] = true
+		}
+		sp.committed = int(e.committed.Load())
+		pu, err := e.fetchPage(ctx, sp.keys, sp.uids)
+		sp.users, sp.fetchErr = &pu, err
 	}
 	if !e.eager.Load() {
 		return sp
@@ -231,9 +259,14 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 	if t := e.inc.tracking[srv.ID]; t != nil {
 		t.Examined += len(entries)
 	}
-	keys, uids := namesOf(persons)
-	if err := e.loadPage(ctx, keys, uids); err != nil {
-		return err
+	if e.fetchedAhead(sp, sp.index) {
+		e.indexPage(*sp.users)
+	} else {
+		pu, err := e.fetchPage(ctx, sp.keys, sp.uids)
+		if err != nil {
+			return err
+		}
+		e.indexPage(pu)
 	}
 	defer e.retain()
 	live, matched := 0, 0 // entries, and entries that matched a user
@@ -326,9 +359,38 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 			plans = append(plans, p)
 		}
 	}
+	e.rekey(sp.index, plans)
+	if h := e.s.pageHook; h != nil {
+		h(HookMatched, srv.ID, sp.index)
+	}
 	ta := time.Now()
 	defer func() { e.inApply += time.Since(ta) }()
 	return e.apply(ctx, plans, &dups)
+}
+
+// rekey records the username keys and stable ids, before and after, of
+// the users a page's plans rename, move or give a new directory identity:
+// a later page whose users were read before these changes were committed
+// reads them again when it names one of them (fetchedAhead). A simulated
+// run changes no user.
+func (e *engine) rekey(page int, plans []*plan) {
+	if e.req.Simulate {
+		return
+	}
+	var keys []string
+	for _, p := range plans {
+		if p.rename == "" && p.move == nil && !p.identity {
+			continue
+		}
+		u := p.u
+		keys = append(keys, casefold.Key(u.Username), strings.ToLower(u.LDAPUID), strings.ToLower(p.uid))
+		if p.rename != "" {
+			keys = append(keys, casefold.Key(p.rename))
+		}
+	}
+	if keys != nil {
+		e.rekeyed[page] = keys
+	}
 }
 
 // warnDuplicate warns that u, found already, is named by another entry dn

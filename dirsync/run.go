@@ -49,7 +49,7 @@ type engine struct {
 	servers []ldapauth.Server
 	sets    map[int64]*script.Set
 	serves  map[int64]map[int64]bool // org id → server ids of the org
-	users   []*scopeUser             // the users the page being processed names (loadPage)
+	users   []*scopeUser             // the users the page being processed names (indexPage)
 	// found is every user the run has found, foundMissed those of them
 	// with missed runs to clear, keep those the end of the run works on
 	// (retain); managers: some server maps a manager attribute.
@@ -65,9 +65,11 @@ type engine struct {
 	total       Counts
 	warnings    int
 	ident       int
-	runner      *script.Runner // the script stage's (search)
-	lazy        *script.Runner // the page stage's, for the scripts the script stage left to it
-	eager       atomic.Bool    // whether the script stage runs the scripts of every entry (scriptPage)
+	runner      *script.Runner   // the script stage's (search)
+	lazy        *script.Runner   // the page stage's, for the scripts the script stage left to it
+	eager       atomic.Bool      // whether the script stage runs the scripts of every entry (scriptPage)
+	committed   atomic.Int64     // the last page of the search whose changes are committed
+	rekeyed     map[int][]string // by page: the keys whose users the page's changes rename, move or re-identify (rekey)
 	pages       int
 	names       map[int64]string // usernames of the users a manager may be (resolveProfiles)
 	inc         incrementalState // the run's mode and change tracking (incremental.go)
@@ -92,7 +94,7 @@ type engine struct {
 func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time.Time) {
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
 		serves: map[int64]map[int64]bool{}, byName: newUserIndex(), byUID: newUserIndex(), sets: map[int64]*script.Set{},
-		found:  map[int64]foundAt{},
+		found: map[int64]foundAt{}, rekeyed: map[int][]string{},
 		runner: script.NewRunner(s.scriptLimit), lazy: script.NewRunner(s.scriptLimit)}
 	e.inc.mode = ModeFull
 	bg := context.WithoutCancel(ctx)

@@ -306,11 +306,13 @@ func (s *Service) settings(ctx context.Context) (ldapauth.Settings, error) {
 }
 
 // The stages at which the test page hook is called: a search page received,
-// its scripts run (or left to the page stage), processed, and a batch of
+// its scripts run (or left to the page stage) and its users read, its
+// entries matched and its changes planned (not yet written), processed, and a batch of
 // deactivations committed (page is then the batch's number).
 const (
 	HookReceived    = "received"
 	HookScripted    = "scripted"
+	HookMatched     = "matched"
 	HookProcessed   = "processed"
 	HookDeactivated = "deactivated"
 )
