@@ -147,12 +147,12 @@ func (e *engine) indexPage(pu pageUsers) {
 // moved or gave a stable id to a user under one of the page's username
 // keys or stable ids (the only changes that alter who a read returns, or a
 // found user's id, org and name that the matching looks at).
-func (e *engine) fetchedAhead(sp *scriptedPage, page int) bool {
+func (e *engine) fetchedAhead(sp *scriptedPage) bool {
 	if sp.fetchErr != nil || sp.users == nil {
 		return false
 	}
 	ok := true
-	for j := sp.committed + 1; j < page && ok; j++ {
+	for j := sp.committed + 1; j < sp.index && ok; j++ {
 		for _, k := range e.rekeyed[j] {
 			if sp.names[k] {
 				ok = false

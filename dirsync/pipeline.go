@@ -62,19 +62,12 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 			if h := e.s.pageHook; h != nil {
 				h(HookScripted, srv.ID, n)
 			}
-			select {
-			case scripted <- sp:
-				return nil
-			case <-sctx.Done():
-				return sctx.Err()
-			}
+			return send(sctx, scripted, sp)
 		})
 	}()
 	pagesDone := make(chan error, 1)
 	go func() {
-		n := 0
 		pagesDone <- drain(scripted, cancel, func(sp *scriptedPage) error {
-			n++
 			if err := e.waitUsers(); err != nil {
 				return err
 			}
@@ -85,7 +78,7 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 			e.committed.Store(int64(sp.index))
 			e.inPages += time.Since(tp)
 			if h := e.s.pageHook; h != nil {
-				h(HookProcessed, srv.ID, n)
+				h(HookProcessed, srv.ID, sp.index)
 			}
 			return nil
 		})
@@ -97,12 +90,7 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 		if h := e.s.pageHook; h != nil {
 			h(HookReceived, srv.ID, pages)
 		}
-		select {
-		case queue <- page:
-			return nil
-		case <-sctx.Done():
-			return sctx.Err()
-		}
+		return send(sctx, queue, page)
 	})
 	close(queue)
 	serrScripts, perr := <-scriptsDone, <-pagesDone
@@ -132,6 +120,16 @@ func drain[T any](in <-chan T, cancel func(), each func(T) error) (err error) {
 		}
 	}
 	return err
+}
+
+// send sends v on ch unless ctx ends first.
+func send[T any](ctx context.Context, ch chan<- T, v T) error {
+	select {
+	case ch <- v:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // guarded calls fn and turns a panic into an error.
@@ -259,7 +257,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 	if t := e.inc.tracking[srv.ID]; t != nil {
 		t.Examined += len(entries)
 	}
-	if e.fetchedAhead(sp, sp.index) {
+	if e.fetchedAhead(sp) {
 		e.indexPage(*sp.users)
 	} else {
 		pu, err := e.fetchPage(ctx, sp.keys, sp.uids)

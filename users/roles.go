@@ -58,18 +58,15 @@ func (s *Service) Mapping(ctx context.Context) (roles.Mapping, error) {
 // with none), reading through q.
 func RolesOf(ctx context.Context, q sqlx.QueryerContext, ids []int64) (map[int64][]string, error) {
 	out := make(map[int64][]string, len(ids))
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 900)] // below SQLite's limit of bound parameters
-		ids = ids[len(chunk):]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-			out[id] = []string{}
-		}
-		if err := eachRow(ctx, q, `SELECT user_id, role FROM user_roles WHERE user_id IN (`+placeholders(len(chunk))+`) ORDER BY user_id, role`, args,
-			func(id int64, role string) { out[id] = append(out[id], role) }); err != nil {
-			return nil, fmt.Errorf("users: roles: %w", err)
-		}
+	for _, id := range ids {
+		out[id] = []string{}
+	}
+	err := inChunks(ids, func(args []any, in string) error {
+		return eachRow(ctx, q, `SELECT user_id, role FROM user_roles WHERE user_id IN (`+in+`) ORDER BY user_id, role`, args,
+			func(id int64, role string) { out[id] = append(out[id], role) })
+	})
+	if err != nil {
+		return nil, fmt.Errorf("users: roles: %w", err)
 	}
 	return out, nil
 }

@@ -204,16 +204,12 @@ func int64Args(ids []int64) []any {
 // SetMissesTx records, for users ids, how many runs in a row have not
 // found them in the directory (0: found).
 func (s *Service) SetMissesTx(ctx context.Context, tx *sqlx.Tx, n int, ids []int64) error {
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), 900)]
-		ids = ids[len(chunk):]
-		args := []any{n}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET dirsync_misses = ? WHERE id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
-			return fmt.Errorf("users: record missed runs: %w", err)
-		}
+	err := inChunks(ids, func(args []any, in string) error {
+		_, err := tx.ExecContext(ctx, `UPDATE users SET dirsync_misses = ? WHERE id IN (`+in+`)`, append([]any{n}, args...)...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("users: record missed runs: %w", err)
 	}
 	return nil
 }
