@@ -3,18 +3,18 @@ package ldapauth
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
-
-	"github.com/go-ldap/ldap/v3"
 
 	"github.com/authority-server/authority/testenv"
 )
 
 // BeginTrackingBaseline against slapd: the syncrepl state it gives is the
 // one a refresh ends with when nothing changes; a change made after it
-// returns (during the search) is seen from that state; the refresh beside
-// the search still refuses a service account whose size limit is below the
-// scope; without syncprov the syncrepl baseline is refused as before.
+// returns (during the search) is seen from that state; a service account
+// whose size limit is below the scope gets a state whose incremental reads
+// are refused once the changes pass the limit; without syncprov the
+// syncrepl baseline is refused as before.
 func TestBeginTrackingBaselineSlapd(t *testing.T) {
 	people := trackingPeople(30, "b", "People")
 	s := testenv.StartSlapd(t, people, testenv.WithUnlimitedServiceAccount())
@@ -47,14 +47,31 @@ func TestBeginTrackingBaselineSlapd(t *testing.T) {
 		t.Fatalf("the changes made during the search: %v (%d changed), want the 3", names, ch.Changed)
 	}
 
-	limited := testenv.StartSlapd(t, trackingPeople(1300, "m", "People")) // past the service account's size limit
+	// A service account with the default size limit (500) over 1,300
+	// people: the state is kept; an incremental read of a few changes works,
+	// one of more changes than the limit is refused (a full run follows).
+	limited := testenv.StartSlapd(t, trackingPeople(1300, "m", "People"))
 	lc, err := Dial(ctx, trackingSlapdServer(limited))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lc.Close()
-	if st, err := BeginTrackingBaseline(ctx, lc, TrackingSyncrepl)(); err == nil || !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
-		t.Errorf("baseline over the size limit: %+v, %v", st, err)
+	lst, err := BeginTrackingBaseline(ctx, lc, TrackingSyncrepl)()
+	if err != nil || len(lst.Cookie) == 0 {
+		t.Fatalf("baseline of a size-limited account: %+v, %v", lst, err)
+	}
+	limitedPeople := trackingPeople(1300, "m", "People")
+	if err := modifyMany(limited, limitedPeople[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := lc.ReadChanges(ctx, lst, func([]*Entry) error { return nil }); err != nil || ch.Changed != 3 {
+		t.Fatalf("3 changes under the size limit: %+v, %v", ch, err)
+	}
+	if err := modifyMany(limited, limitedPeople[:600]); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := lc.ReadChanges(ctx, lst, func([]*Entry) error { return nil }); !errors.Is(err, ErrTrackingStateRefused) || !strings.Contains(err.Error(), "size limit") {
+		t.Errorf("600 changes over the size limit of 500: %+v, %v; want a refused state naming the size limit", ch, err)
 	}
 
 	plain := testenv.StartSlapd(t, trackingPeople(2, "p", "People"), testenv.WithoutSyncprov())

@@ -62,7 +62,8 @@ func truncate(s string, n int) string {
 //
 // The search cannot be paged (slapd refuses the sync control with the
 // paging control), so the service account needs a size limit above what it
-// returns. The time limit is per message: the search fails when the server
+// returns: without a cookie that is the whole scope (an error otherwise);
+// with one, the changes since it (more is a refused state: a full run). The time limit is per message: the search fails when the server
 // sends nothing for timeoutSeconds.
 func (c *Conn) syncreplRefresh(ctx context.Context, cookie []byte, onUUID func(string)) ([]byte, error) {
 	if c.l == nil {
@@ -149,6 +150,9 @@ func (c *Conn) syncreplRefresh(ctx context.Context, cookie []byte, onUUID func(s
 			return nil, refused("%s does not support the sync request control (no syncprov overlay?): %v", c.srv.URL, err)
 		}
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+			if len(cookie) > 0 {
+				return nil, refused("%s: more changed entries since the saved cookie than the service account's size limit lets one search return (a sync search cannot be paged): %v", c.srv.URL, err)
+			}
 			return nil, apperr.Unavailable(err, "ldapauth: syncrepl search of %s: the size limit stopped it (a sync search cannot be paged: give the service account an unlimited size limit)", c.srv.URL)
 		}
 		return nil, apperr.Unavailable(err, "ldapauth: syncrepl search of %s", c.srv.URL)
