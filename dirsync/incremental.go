@@ -124,12 +124,11 @@ func (e *engine) reader(ctx context.Context, conn *ldapauth.Conn, srv ldapauth.S
 		return func(ctx context.Context, fn func([]*ldapauth.Entry) error) error { return conn.SearchAll(ctx, fn) }, nil
 	}
 	// The baseline stands for the directory before the search, so that
-	// what changes during it is seen by the next incremental run; its
-	// slow part (a syncrepl refresh) may go on beside the search.
-	wait := ldapauth.BeginTrackingBaseline(ctx, conn, srv.ChangeTracking)
+	// what changes during it is seen by the next incremental run; whether
+	// it was kept is said once the search is done.
+	st, err := ldapauth.FullRunBaseline(ctx, conn, srv.ChangeTracking)
 	return func(ctx context.Context, fn func([]*ldapauth.Entry) error) error {
 		serr := conn.SearchAll(ctx, fn)
-		st, err := wait()
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return errors.Join(serr, err)

@@ -8,59 +8,51 @@ import (
 	"github.com/go-ldap/ldap/v3"
 )
 
-// BeginTrackingBaseline starts the tracking baseline of mode (as
-// TrackingBaseline) for a full search about to begin on c, and returns once
-// the point the state stands for is fixed: the search may start then, and
-// wait returns the state (call it once, after the search).
+// FullRunBaseline returns the tracking state of mode (as TrackingBaseline
+// gives it) for a full search about to begin on c: take it just before the
+// search, so that whatever changes during the search is seen by the next
+// incremental run.
 //
-// A syncrepl baseline by refresh is a second pass over every entry in
-// scope, as long as a bare search of the few attributes that matter. When
-// the directory shows one contextCSN for the naming context of the base
-// (OpenLDAP's syncprov answers it from memory), the state is that CSN, read
-// before the search starts (so that whatever changes during the search is
-// seen by the next incremental run), and it is checked at once with a
-// refresh from it: syncprov must accept the cookie from this account and
-// answer with the changes since it (none, or the few made meanwhile) rather
-// than a present phase. That costs one round trip instead of the pass.
-// Otherwise, and for the other modes, the baseline is taken on c before
-// this returns.
+// A syncrepl baseline by TrackingBaseline is a refresh of every entry in
+// scope, a second pass as long as a bare search of the few attributes that
+// matter. When the directory shows one contextCSN for the naming context of
+// the base (OpenLDAP's syncprov answers it from memory), the state is that
+// CSN instead, checked at once with a refresh from it: syncprov must accept
+// the cookie from this account and answer with the changes since it (none,
+// or the few made meanwhile) rather than a present phase. That costs one
+// round trip instead of the pass. Otherwise, and for the other modes, it is
+// TrackingBaseline.
 //
 // A service account with a size limit below the scope gets a state this
-// way (a refresh by pass would fail on it); its incremental runs work while
-// the changes since the state fit in the limit, and one that does not fit
-// is refused (ErrTrackingStateRefused), so that a full run follows.
-func BeginTrackingBaseline(ctx context.Context, c *Conn, mode string) (wait func() (TrackingState, error)) {
-	done := func(st TrackingState, err error) func() (TrackingState, error) {
-		return func() (TrackingState, error) { return st, err }
-	}
+// way (the pass would fail on it); its incremental runs work while the
+// changes since the state fit in the limit, and one that does not fit is
+// refused (ErrTrackingStateRefused), so that a full run follows.
+func FullRunBaseline(ctx context.Context, c *Conn, mode string) (TrackingState, error) {
 	if mode == TrackingAuto || mode == "" {
 		m, err := c.DetectTracking(ctx)
 		if err != nil {
-			return done(TrackingState{}, err)
+			return TrackingState{}, err
 		}
 		mode = m
 	}
 	if mode != TrackingSyncrepl {
-		return done(c.TrackingBaseline(ctx, mode))
+		return c.TrackingBaseline(ctx, mode)
 	}
 	csn, ok := c.contextCSN(ctx)
 	if !ok {
-		return done(c.TrackingBaseline(ctx, mode))
+		return c.TrackingBaseline(ctx, mode)
 	}
-	st := TrackingState{Mode: mode, Scope: c.srv.TrackingScope(mode), Cookie: []byte("rid=000,csn=" + csn)}
-	checked, err := c.syncreplRefresh(ctx, st.Cookie, nil)
-	if err == nil {
-		// The refresh ends with a cookie of the same form, at that CSN or a
-		// later one; anything else is a directory this shortcut does not
-		// know: keep no state rather than a wrong one.
-		if m := cookieCSN.FindSubmatch(checked); m == nil || string(m[1]) < csn {
-			err = fmt.Errorf("ldapauth: %s: the syncrepl refresh from contextCSN %s ended with cookie %q, not one at or after it", c.srv.URL, csn, checked)
-		}
-	}
+	checked, err := c.syncreplRefresh(ctx, []byte("rid=000,csn="+csn), nil)
 	if err != nil {
-		return done(TrackingState{}, err)
+		return TrackingState{}, err
 	}
-	return done(st, nil)
+	// The refresh ends with a cookie of the same form, at that CSN or a later
+	// one; anything else is a directory this shortcut does not know: keep no
+	// state rather than a wrong one.
+	if m := cookieCSN.FindSubmatch(checked); m == nil || string(m[1]) < csn {
+		return TrackingState{}, fmt.Errorf("ldapauth: %s: the syncrepl refresh from contextCSN %s ended with cookie %q, not one at or after it", c.srv.URL, csn, checked)
+	}
+	return TrackingState{Mode: mode, Scope: c.srv.TrackingScope(mode), Cookie: []byte("rid=000,csn=" + csn)}, nil
 }
 
 // csnSyntax is a change sequence number: a generalized time with

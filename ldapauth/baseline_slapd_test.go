@@ -9,13 +9,13 @@ import (
 	"github.com/authority-server/authority/testenv"
 )
 
-// BeginTrackingBaseline against slapd: the syncrepl state it gives is the
+// FullRunBaseline against slapd: the syncrepl state it gives is the
 // one a refresh ends with when nothing changes; a change made after it
 // returns (during the search) is seen from that state; a service account
 // whose size limit is below the scope gets a state whose incremental reads
 // are refused once the changes pass the limit; without syncprov the
 // syncrepl baseline is refused as before.
-func TestBeginTrackingBaselineSlapd(t *testing.T) {
+func TestFullRunBaselineSlapd(t *testing.T) {
 	people := trackingPeople(30, "b", "People")
 	s := testenv.StartSlapd(t, people, testenv.WithUnlimitedServiceAccount())
 	ctx := testCtx(t)
@@ -29,17 +29,16 @@ func TestBeginTrackingBaselineSlapd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := BeginTrackingBaseline(ctx, c, TrackingAuto)()
+	st, err := FullRunBaseline(ctx, c, TrackingAuto)
 	if err != nil || st.Mode != TrackingSyncrepl || !bytes.Equal(st.Cookie, refreshed.Cookie) || st.Scope != refreshed.Scope {
 		t.Fatalf("with nothing changed: %+v (%s), %v; a refresh gave %s", st, st.Cookie, err, refreshed.Cookie)
 	}
 
-	wait := BeginTrackingBaseline(ctx, c, TrackingSyncrepl)
-	if err := modifyMany(s, people[:3]); err != nil { // during "the search"
+	st, err = FullRunBaseline(ctx, c, TrackingSyncrepl)
+	if err != nil {
 		t.Fatal(err)
 	}
-	st, err = wait()
-	if err != nil {
+	if err := modifyMany(s, people[:3]); err != nil { // during "the search"
 		t.Fatal(err)
 	}
 	ch, names, _ := readAll(t, c, st)
@@ -56,7 +55,7 @@ func TestBeginTrackingBaselineSlapd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lc.Close()
-	lst, err := BeginTrackingBaseline(ctx, lc, TrackingSyncrepl)()
+	lst, err := FullRunBaseline(ctx, lc, TrackingSyncrepl)
 	if err != nil || len(lst.Cookie) == 0 {
 		t.Fatalf("baseline of a size-limited account: %+v, %v", lst, err)
 	}
@@ -80,7 +79,7 @@ func TestBeginTrackingBaselineSlapd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	if _, err := BeginTrackingBaseline(ctx, pc, TrackingSyncrepl)(); !errors.Is(err, ErrTrackingStateRefused) {
+	if _, err := FullRunBaseline(ctx, pc, TrackingSyncrepl); !errors.Is(err, ErrTrackingStateRefused) {
 		t.Errorf("syncrepl baseline without syncprov: %v", err)
 	}
 }

@@ -63,8 +63,9 @@ func truncate(s string, n int) string {
 // The search cannot be paged (slapd refuses the sync control with the
 // paging control), so the service account needs a size limit above what it
 // returns: without a cookie that is the whole scope (an error otherwise);
-// with one, the changes since it (more is a refused state: a full run). The time limit is per message: the search fails when the server
-// sends nothing for timeoutSeconds.
+// with one, the changes since it (more is a refused state: a full run).
+// The time limit is per message: the search fails when the server sends
+// nothing for timeoutSeconds.
 func (c *Conn) syncreplRefresh(ctx context.Context, cookie []byte, onUUID func(string)) ([]byte, error) {
 	if c.l == nil {
 		return nil, errors.New("ldapauth: the connection is closed")
