@@ -58,7 +58,42 @@ func (e *engine) countUsers(ctx context.Context) error {
 			e.total.Users += n
 		}
 	}
+	return e.readRoles(ctx)
+}
+
+// readRoles reads every user's roles at once (users.RoleSnapshot) for a
+// full run with a role name script whose scope holds at least half of the
+// users: it looks at nearly all of them, and one scan is cheaper than
+// reading the roles of each page's users. Other runs read those per page.
+// Whether a user's roles change is decided against this snapshot; the
+// change itself is worked out again inside its transaction
+// (users.SetManagedRolesTx), so that a role an administrator changed
+// during the run is never lost, only seen by the next run.
+func (e *engine) readRoles(ctx context.Context) error {
+	if e.inc.mode == ModeIncremental || !e.roleScripts() {
+		return nil
+	}
+	all, err := e.s.users.Count(ctx)
+	if err != nil {
+		return err
+	}
+	if e.total.Users*2 < all {
+		return nil
+	}
+	if e.roles, err = e.s.users.ReadRoleSnapshot(ctx); err != nil {
+		return err
+	}
 	return nil
+}
+
+// roleScripts reports whether a server of the run has a role name script.
+func (e *engine) roleScripts() bool {
+	for _, set := range e.sets {
+		if set.RoleName != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // foundAt is where a run found a user: what a later entry naming the same
@@ -84,6 +119,7 @@ func (e *engine) fetchPage(ctx context.Context, keys, uids []string) (pageUsers,
 	if len(keys)+len(uids) == 0 {
 		return pu, nil
 	}
+	pu.byName = make([]users.ScopeUser, 0, len(keys))
 	held := map[string]bool{}
 	err := e.s.users.InScopeByUsername(ctx, e.orgIDs, e.flags, keys, func(su users.ScopeUser) {
 		pu.byName = append(pu.byName, su)

@@ -212,9 +212,9 @@ func (e *engine) scriptPage(ctx context.Context, srv ldapauth.Server, groups *ld
 // match is one user found in one entry, with the entry's script results.
 type match struct {
 	u      *scopeUser
-	name   string // the username value that matched
-	rename string // the entry's username, when the user was found by its stable id under another one
-	person ldapauth.Person
+	name   string           // the username value that matched
+	rename string           // the entry's username, when the user was found by its stable id under another one
+	person *ldapauth.Person // in its page's persons
 	dn     string
 	res    *script.Result
 }
@@ -273,7 +273,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 		// half of them match.
 		e.eager.Store(matched*2 >= live)
 	}()
-	var found []match
+	found := make([]match, 0, len(entries))
 	var dups outcome
 	for i, ent := range entries {
 		if err := ctx.Err(); err != nil {
@@ -285,7 +285,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 		}
 		live++
 		var res *script.Result
-		person := persons[i]
+		person := &persons[i]
 		run := func() *script.Result {
 			if res == nil {
 				if sp.results != nil {
@@ -338,22 +338,27 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 			}
 		}
 	}
-	var have map[int64][]string
-	if set.RoleName != nil && len(found) > 0 {
+	have := func(int64) []string { return nil }
+	switch {
+	case set.RoleName == nil || len(found) == 0:
+	case e.roles != nil:
+		have = e.roles.Of
+	default:
 		ids := make([]int64, 0, len(found))
 		for _, m := range found {
 			if m.res.OK() && m.res.Active {
 				ids = append(ids, m.u.ID)
 			}
 		}
-		var err error
-		if have, err = users.RolesOf(ctx, e.s.db, ids); err != nil {
+		read, err := users.RolesOf(ctx, e.s.db, ids)
+		if err != nil {
 			return fmt.Errorf("read the roles of the users of a page: %w", err)
 		}
+		have = func(id int64) []string { return read[id] }
 	}
 	plans := make([]*plan, 0, len(found))
 	for _, m := range found {
-		if p := e.plan(srv, set, m, have[m.u.ID]); p != nil {
+		if p := e.plan(srv, set, m, have(m.u.ID)); p != nil {
 			plans = append(plans, p)
 		}
 	}

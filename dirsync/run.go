@@ -57,10 +57,13 @@ type engine struct {
 	foundMissed []int64
 	keep        []*scopeUser
 	managers    bool
-	flags       *users.ScopeFlags // the administrators and users on hold, read once
-	byName      userIndex         // casefold.Key of the username (several only for names an earlier version let differ in case)
-	byUID       userIndex         // the stable id (lower case) of the entry each user matched last
+	flags       *users.ScopeFlags   // the administrators and users on hold, read once
+	roles       *users.RoleSnapshot // every user's roles, read once by a full run (readRoles); nil: read per page
+	byName      userIndex           // casefold.Key of the username (several only for names an earlier version let differ in case)
+	byUID       userIndex           // the stable id (lower case) of the entry each user matched last
 	mapping     roles.Mapping
+	roleDiffs   roleDiffs            // the role decisions of the plans, by what they depend on
+	orgNames    map[string]orgLookup // the orgs of org name script results (orgByName)
 	orgs        map[int64]*Counts
 	total       Counts
 	warnings    int

@@ -50,13 +50,24 @@ func ProfileOf(u User) Profile {
 
 // Fields returns the text fields of p by their JSON names, in the API's order.
 func (p *Profile) Fields() []ProfileField {
-	return []ProfileField{
-		{"email", &p.Email, MaxEmailLength}, {"firstName", &p.FirstName, MaxNameLength},
-		{"lastName", &p.LastName, MaxNameLength}, {"title", &p.Title, MaxProfileLength},
-		{"department", &p.Department, MaxProfileLength}, {"division", &p.Division, MaxProfileLength},
-		{"employeeType", &p.EmployeeType, MaxProfileLength}, {"employeeNumber", &p.EmployeeNumber, MaxProfileLength},
-		{"city", &p.City, MaxProfileLength}, {"state", &p.State, MaxProfileLength}, {"country", &p.Country, MaxProfileLength},
+	out := make([]ProfileField, len(profileFields))
+	for i, v := range p.fields() {
+		out[i] = ProfileField{profileFields[i].name, v, profileFields[i].max}
 	}
+	return out
+}
+
+// profileFields are the JSON names and length limits of a Profile's text
+// fields, in the order of texts (and of Fields).
+var profileFields = [11]struct {
+	name string
+	max  int
+}{
+	{"email", MaxEmailLength}, {"firstName", MaxNameLength},
+	{"lastName", MaxNameLength}, {"title", MaxProfileLength},
+	{"department", MaxProfileLength}, {"division", MaxProfileLength},
+	{"employeeType", MaxProfileLength}, {"employeeNumber", MaxProfileLength},
+	{"city", MaxProfileLength}, {"state", MaxProfileLength}, {"country", MaxProfileLength},
 }
 
 // ProfileField is one text field of a Profile: its JSON name, the value and
@@ -403,17 +414,17 @@ func sameID(a, b *int64) bool {
 // field. ManagerID is p's (a manager is resolved by the caller).
 func (p Profile) Overlay(dir Profile) (Profile, []error) {
 	var bad []error
-	dst := p.Fields()
-	for i, f := range dir.Fields() {
-		v := strings.TrimSpace(*f.Value)
+	dst := p.fields() // an array: no allocation for a sync's every user
+	for i, v := range dir.texts() {
+		v = strings.TrimSpace(v)
 		if v == "" {
 			continue
 		}
-		if err := apperr.CheckLine(f.Name, v, f.Max); err != nil {
+		if err := apperr.CheckLine(profileFields[i].name, v, profileFields[i].max); err != nil {
 			bad = append(bad, err)
 			continue
 		}
-		*dst[i].Value = v
+		*dst[i] = v
 	}
 	return p, bad
 }
