@@ -58,32 +58,51 @@ func (e *engine) countUsers(ctx context.Context) error {
 			e.total.Users += n
 		}
 	}
-	return e.readRoles(ctx)
+	return nil
 }
 
-// readRoles reads every user's roles at once (users.RoleSnapshot) for a
-// full run with a role name script whose scope holds at least half of the
-// users: it looks at nearly all of them, and one scan is cheaper than
-// reading the roles of each page's users. Other runs read those per page.
-// Whether a user's roles change is decided against this snapshot; the
-// change itself is worked out again inside its transaction
-// (users.SetManagedRolesTx), so that a role an administrator changed
-// during the run is never lost, only seen by the next run.
-func (e *engine) readRoles(ctx context.Context) error {
-	if e.inc.mode == ModeIncremental || !e.roleScripts() {
+// readAhead reads, beside the search of a full run, what the run needs
+// only later: the ids of the users in scope, which tell the unfound at the
+// end (unfound), and, for a run with a role name script whose scope holds
+// at least half of the users, every user's roles at once
+// (users.RoleSnapshot; one ordered scan is cheaper than reading the roles
+// of each page's users, which pages do until it is there). Whether a
+// user's roles change is decided against what was read; the change itself
+// is worked out again inside its transaction (users.SetManagedRolesTx),
+// so that a role an administrator changed meanwhile is never lost, only
+// seen by the next run. A user who joins the scope during the run is left
+// to the next one.
+func (e *engine) readAhead(ctx context.Context) error {
+	ids, err := e.s.users.ScopeIDs(ctx, e.orgIDs)
+	if err != nil {
+		return fmt.Errorf("read the users in scope: %w", err)
+	}
+	e.scopeIDs = ids
+	if !e.roleScripts() {
 		return nil
 	}
 	all, err := e.s.users.Count(ctx)
 	if err != nil {
 		return err
 	}
-	if e.total.Users*2 < all {
+	if len(ids)*2 < all {
 		return nil
 	}
-	if e.roles, err = e.s.users.ReadRoleSnapshot(ctx); err != nil {
+	snap, err := e.s.users.ReadRoleSnapshot(ctx)
+	if err != nil {
 		return err
 	}
+	e.roles.Store(snap)
 	return nil
+}
+
+// waitAhead waits for readAhead to end (at once when it was not started).
+func (e *engine) waitAhead() error {
+	if e.aheadDone == nil {
+		return nil
+	}
+	<-e.aheadDone
+	return e.aheadErr
 }
 
 // roleScripts reports whether a server of the run has a role name script.
@@ -239,7 +258,13 @@ func (e *engine) unfound(ctx context.Context, fn func(*scopeUser)) error {
 		}
 	}
 	if e.inc.mode != ModeIncremental {
-		if err := e.s.users.InScope(ctx, e.orgIDs, e.flags, found, each); err != nil {
+		var ids []int64
+		for _, id := range e.scopeIDs {
+			if !found(id) {
+				ids = append(ids, id)
+			}
+		}
+		if err := e.s.users.InScopeByID(ctx, e.orgIDs, e.flags, ids, each); err != nil {
 			return fmt.Errorf("read the users in scope: %w", err)
 		}
 		return nil

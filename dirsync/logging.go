@@ -102,8 +102,8 @@ func (l *runLog) valveOverridden(identified, inScope int) {
 // timings says where the run's time went.
 func (l *runLog) timings(e *engine) {
 	r := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	l.main.Info(fmt.Sprintf("DIRSYNC:: Timings run:%d total:%s, countUsers:%s, search:%s (pages:%d, processing:%s, scripts:%s, writes:%s), deactivate:%s, simulated:%t",
-		e.runID, r(e.tRun), r(e.tLoad), r(e.tSearch), e.pages, r(e.inPages), r(e.inScripts), r(e.inApply), r(e.tDeactivate), l.simulated))
+	l.main.Info(fmt.Sprintf("DIRSYNC:: Timings run:%d total:%s, countUsers:%s, search:%s (pages:%d, waited:%s, processing:%s, scripts:%s, writes:%s), deactivate:%s, simulated:%t",
+		e.runID, r(e.tRun), r(e.tLoad), r(e.tSearch), e.pages, r(e.searchWaited), r(e.inPages), r(e.inScripts), r(e.inApply), r(e.tDeactivate), l.simulated))
 }
 
 func oneLine(s string) string {

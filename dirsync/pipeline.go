@@ -90,7 +90,10 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 		if h := e.s.pageHook; h != nil {
 			h(HookReceived, srv.ID, pages)
 		}
-		return send(sctx, queue, page)
+		tw := time.Now()
+		err := send(sctx, queue, page)
+		e.searchWaited += time.Since(tw)
+		return err
 	})
 	close(queue)
 	serrScripts, perr := <-scriptsDone, <-pagesDone
@@ -341,8 +344,8 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 	have := func(int64) []string { return nil }
 	switch {
 	case set.RoleName == nil || len(found) == 0:
-	case e.roles != nil:
-		have = e.roles.Of
+	case e.roles.Load() != nil:
+		have = e.roles.Load().Of
 	default:
 		ids := make([]int64, 0, len(found))
 		for _, m := range found {

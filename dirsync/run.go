@@ -57,10 +57,11 @@ type engine struct {
 	foundMissed []int64
 	keep        []*scopeUser
 	managers    bool
-	flags       *users.ScopeFlags   // the administrators and users on hold, read once
-	roles       *users.RoleSnapshot // every user's roles, read once by a full run (readRoles); nil: read per page
-	byName      userIndex           // casefold.Key of the username (several only for names an earlier version let differ in case)
-	byUID       userIndex           // the stable id (lower case) of the entry each user matched last
+	flags       *users.ScopeFlags                  // the administrators and users on hold, read once
+	roles       atomic.Pointer[users.RoleSnapshot] // every user's roles, read once by a full run (readAhead); nil: read per page
+	scopeIDs    []int64                            // the ids of the users in scope, read by a full run (readAhead)
+	byName      userIndex                          // casefold.Key of the username (several only for names an earlier version let differ in case)
+	byUID       userIndex                          // the stable id (lower case) of the entry each user matched last
 	mapping     roles.Mapping
 	roleDiffs   roleDiffs            // the role decisions of the plans, by what they depend on
 	orgNames    map[string]orgLookup // the orgs of org name script results (orgByName)
@@ -85,9 +86,12 @@ type engine struct {
 	// inApply are spent by the page goroutine, alongside the search.
 	tRun, tLoad, tSearch, tDeactivate time.Duration
 	inPages, inScripts, inApply       time.Duration
+	searchWaited                      time.Duration // the search's time waiting for the stages to take a page
 
 	usersDone chan struct{} // closed when countUsers has ended
 	usersErr  error
+	aheadDone chan struct{} // closed when readAhead has ended (nil: not started)
+	aheadErr  error
 }
 
 // execute runs the sync of the run in sl, records its end, frees the slot
@@ -254,6 +258,14 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 		}
 		e.tLoad = time.Since(tl)
 	}()
+	if e.inc.mode != ModeIncremental {
+		e.aheadDone = make(chan struct{})
+		defer e.waitAhead() // never leave it running
+		go func() {
+			defer close(e.aheadDone)
+			e.aheadErr = e.readAhead(ctx)
+		}()
+	}
 	ts := time.Now()
 	for _, srv := range e.servers {
 		if err := e.search(ctx, srv); err != nil {
@@ -270,6 +282,9 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	if err := ctx.Err(); err != nil {
 		// A cancelled run never starts deactivating.
 		return StatusFailed, "before the deactivations: " + err.Error()
+	}
+	if err := e.waitAhead(); err != nil {
+		return StatusFailed, err.Error()
 	}
 	td := time.Now()
 	st, msg, err = e.deactivate(ctx)

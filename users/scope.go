@@ -65,24 +65,27 @@ func (f *ScopeFlags) apply(u *ScopeUser) {
 	u.Protected = u.Protected && f.admins[u.ID]
 }
 
-// InScope calls fn with every user of the orgs orgIDs but those skip
-// reports, ordered by id, with the flags read once by ReadScopeFlags. The
-// ids are read first (from the org index alone) and the skipped users are
-// never read in full: a full sync asks for the few users it did not find.
-func (s *Service) InScope(ctx context.Context, orgIDs []int64, flags *ScopeFlags, skip func(id int64) bool, fn func(ScopeUser)) error {
+// ScopeIDs returns the ids of the users of the orgs orgIDs, ascending, read
+// from the org index alone: a full sync reads them while it searches, and
+// at its end reads in full (InScopeByID) only the few it did not find.
+func (s *Service) ScopeIDs(ctx context.Context, orgIDs []int64) ([]int64, error) {
 	if len(orgIDs) == 0 {
-		return nil
+		return nil, nil
 	}
 	var ids []int64
 	err := eachRow(ctx, s.DB, `SELECT id, '' FROM users WHERE org_id IN (`+placeholders(len(orgIDs))+`)`, int64Args(orgIDs), func(id int64, _ string) {
-		if !skip(id) {
-			ids = append(ids, id)
-		}
+		ids = append(ids, id)
 	})
 	if err != nil {
-		return fmt.Errorf("users: the users in scope: %w", err)
+		return nil, fmt.Errorf("users: the users in scope: %w", err)
 	}
 	slices.Sort(ids)
+	return ids, nil
+}
+
+// InScopeByID calls fn with the users ids (ascending) that are still in
+// the orgs orgIDs, in id order, with the flags read once by ReadScopeFlags.
+func (s *Service) InScopeByID(ctx context.Context, orgIDs []int64, flags *ScopeFlags, ids []int64, fn func(ScopeUser)) error {
 	// By rowid, in id order chunk after chunk.
 	if err := inScopeBy(ctx, s, orgIDs, flags, `users u`, `u.id`, ids, ` ORDER BY u.id`, fn); err != nil {
 		return fmt.Errorf("users: the users in scope: %w", err)
