@@ -115,14 +115,6 @@ func (e *engine) roleScripts() bool {
 	return false
 }
 
-// foundAt is where a run found a user: what a later entry naming the same
-// user needs (the duplicate warning), and what tells the found from the
-// unfound at the end.
-type foundAt struct {
-	server int64
-	dn     string
-}
-
 // pageUsers are the users in scope that a page's entries name, as read from
 // the database: by username key, then by stable id those whose id none of
 // the first have.
@@ -188,8 +180,12 @@ func (e *engine) indexPage(pu pageUsers) {
 		for _, su := range list {
 			slab = append(slab, scopeUser{ScopeUser: su})
 			u := &slab[len(slab)-1]
-			if f, ok := e.found[u.ID]; ok {
-				u.found, u.foundOn, u.foundDN = true, f.server, f.dn
+			if srv, ok := e.found[u.ID]; ok {
+				dn, moved := e.foundMoved[u.ID]
+				if !moved {
+					dn = u.LDAPDN // where it was found, as recorded
+				}
+				u.found, u.foundOn, u.foundDN = true, srv, dn
 			}
 			e.index(u)
 		}
@@ -236,7 +232,10 @@ func (e *engine) retain() {
 		if _, ok := e.found[u.ID]; ok {
 			continue
 		}
-		e.found[u.ID] = foundAt{server: u.foundOn, dn: u.foundDN}
+		e.found[u.ID] = u.foundOn
+		if u.foundDN != u.LDAPDN {
+			e.foundMoved[u.ID] = u.foundDN
+		}
 		if u.Misses > 0 {
 			e.foundMissed = append(e.foundMissed, u.ID)
 		}

@@ -50,10 +50,17 @@ type engine struct {
 	sets    map[int64]*script.Set
 	serves  map[int64]map[int64]bool // org id → server ids of the org
 	users   []*scopeUser             // the users the page being processed names (indexPage)
-	// found is every user the run has found, foundMissed those of them
-	// with missed runs to clear, keep those the end of the run works on
-	// (retain); managers: some server maps a manager attribute.
-	found       map[int64]foundAt
+	// found is the server each user the run has found was found on, and
+	// foundMoved the DN it was found at where that is not the DN the user
+	// had (for the others it is their LDAP DN): what a later entry naming
+	// the same user needs (the duplicate warning), and what tells the found
+	// from the unfound at the end. found holds no pointer, so that the
+	// garbage collector, which runs every few pages during a search, need
+	// not scan it. foundMissed are the found users with missed runs to
+	// clear, keep those the end of the run works on (retain); managers:
+	// some server maps a manager attribute.
+	found       map[int64]int64
+	foundMoved  map[int64]string
 	foundMissed []int64
 	keep        []*scopeUser
 	managers    bool
@@ -101,7 +108,7 @@ type engine struct {
 func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time.Time) {
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
 		serves: map[int64]map[int64]bool{}, byName: newUserIndex(), byUID: newUserIndex(), sets: map[int64]*script.Set{},
-		found: map[int64]foundAt{}, rekeyed: map[int][]string{},
+		found: map[int64]int64{}, foundMoved: map[int64]string{}, rekeyed: map[int][]string{},
 		runner: script.NewRunner(s.scriptLimit), lazy: script.NewRunner(s.scriptLimit)}
 	e.inc.mode = ModeFull
 	bg := context.WithoutCancel(ctx)
