@@ -136,7 +136,7 @@ func decodeEntry(le *ldap.Entry, extra []string) *Entry {
 				vals = append(vals, formatSID(raw))
 			}
 		default:
-			vals = append([]string(nil), a.Values...)
+			vals = a.Values // go-ldap's entry is not kept: no copy
 		}
 		if old, ok := e.Attrs[a.Name]; ok {
 			vals = append(old, vals...)
