@@ -67,6 +67,7 @@ func TestBenchSmall(t *testing.T) {
 		"main.signIn.attack.unloaded.perSecond", "main.signIn.attack.underAttack.perSecond", "main.signIn.attack.throughputRatio",
 		"main.signIn.attack.serverCPUMsPerThrottled", "main.signIn.attack.attackStatuses",
 		"main.mappedFloor.seconds", "main.mappedFloor.attributes", "main.sync.ratioToMappedFloor", "main.simulate.ratioToMappedFloor",
+		"main.sync.pairedToMappedFloorMedian", "main.simulate.pairedToMappedFloorLeast", "main.simulate.pairedToMappedFloor",
 		"main.signIn.keptOpen.p99Ms", "main.signIn.keptOpen.perSecond", "main.signIn.p99RatioKeptOpen", "main.signIn.searchAttributes",
 		"main.signIn.registration.perSecond", "main.signIn.registration.p99Ms", "main.signIn.registration.medianMs",
 		"main.signIn.registration.cpuMsPerSignIn.server", "main.signIn.registration.cpuMsPerSignIn.slapd",
@@ -101,6 +102,9 @@ func TestBenchSmall(t *testing.T) {
 			if s.Status != "ok" || !s.CountsMatch {
 				t.Errorf("%s %s: status %s, counts %+v, want ok and %+v", name, kind, s.Status, s.Counts, s.Expected)
 			}
+			if len(s.PairedToMapped) != len(s.Runs) || !(s.PairedToMappedMedian > 0) {
+				t.Errorf("%s %s: paired ratios %v for runs %v", name, kind, s.PairedToMapped, s.Runs)
+			}
 			if s.Counts.Deactivated == 0 || s.Counts.Moved == 0 || s.Counts.RolesChanged == 0 {
 				t.Errorf("%s %s: counts %+v: the changes did not show", name, kind, s.Counts)
 			}
@@ -118,7 +122,9 @@ func TestBenchSmall(t *testing.T) {
 		if si.KeptOpen.Count == 0 || si.KeptOpen.Errors > 0 || !(si.KeptOpen.P99Ms > 0) || !(si.P99RatioKeptOpen > 0) {
 			t.Errorf("%s: kept-open sign-in %+v", name, si.KeptOpen)
 		}
-		if reg := si.Registration; reg == nil || reg.Count != reg.People || reg.People != rr.People/20 || reg.Errors > 0 || !(reg.P99Ms > 0) || !(reg.CPUMsPerSignIn["server"] > 0) {
+		// The server's CPU is read in clock ticks (10 ms): the one
+		// registration at the tenth size may well take less than a tick.
+		if reg := si.Registration; reg == nil || reg.Count != reg.People || reg.People != rr.People/20 || reg.Errors > 0 || !(reg.P99Ms > 0) || !(reg.CPUMsPerSignIn["server"] >= 0) {
 			t.Errorf("%s: registration %+v", name, reg)
 		}
 		if len(rr.MappedFloor.Attributes) == 0 || rr.MappedFloor.Entries != rr.Floor.Entries {

@@ -392,8 +392,8 @@ func runSize(ctx context.Context, o options, base string, n int, atPeople bool, 
 	}
 	rr.Floor.finish()
 	rr.MappedFloor.finish()
-	rr.Sync.finish(rr.Floor, rr.MappedFloor, nil)
-	rr.Simulate.finish(rr.Floor, rr.MappedFloor, rr.Sync)
+	rr.Sync.finish(rr.Floor, rr.MappedFloor, nil, 1)
+	rr.Simulate.finish(rr.Floor, rr.MappedFloor, rr.Sync, 0)
 
 	if !o.SkipSignIn {
 		so := o

@@ -118,36 +118,45 @@ func median(v []float64) float64 {
 // process on a fresh copy of the registered database. Times are the
 // fastest run's; memory is the highest of the runs.
 type SyncResult struct {
-	Seconds             float64    `json:"seconds"` // wall time of dirsync.Service.Run, the fastest run
-	SecondsMedian       float64    `json:"secondsMedian"`
-	Runs                []float64  `json:"runs"`
-	RatioToFloor        float64    `json:"ratioToFloor"`             // fastest / fastest floor (*)
-	RatioToFloorMedian  float64    `json:"ratioToFloorMedian"`       // median / median floor (*)
-	RatioToMapped       float64    `json:"ratioToMappedFloor"`       // fastest / fastest floor (mapped attributes)
-	RatioToMappedMedian float64    `json:"ratioToMappedFloorMedian"` // median / median floor (mapped attributes)
-	CPURatioToFloor     float64    `json:"cpuRatioToFloor"`          // (server + slapd CPU) / (floor client + slapd CPU)
-	RatioToSync         float64    `json:"ratioToSync,omitempty"`    // simulate only: fastest / fastest sync
-	CPUSeconds          float64    `json:"cpuSeconds"`               // the server process's, least of the runs
-	SlapdCPUSeconds     float64    `json:"slapdCPUSeconds"`          // least of the runs
-	ChildSeconds        float64    `json:"childSeconds"`             // the whole child process (start-up included), least of the runs
-	PeakRSSBytes        int64      `json:"peakRSSBytes"`             // VmHWM during the run, highest of the runs
-	PeakRSSMB           float64    `json:"peakRSSMB"`
-	PeakRSSSampledBytes int64      `json:"peakRSSSampledBytes"` // VmRSS sampled every 50 ms
-	BaselineRSSBytes    int64      `json:"baselineRSSBytes"`    // VmRSS before the run (after opening the app)
-	HWMReset            bool       `json:"hwmReset"`            // VmHWM was reset before the run
-	TotalAllocBytes     uint64     `json:"totalAllocBytes"`     // allocated during the run (Go heap), the fastest run's
-	NumGC               uint32     `json:"numGC"`
-	Status              string     `json:"status"`
-	Message             string     `json:"message,omitempty"`
-	Counts              SyncCounts `json:"counts"`
-	Expected            SyncCounts `json:"expected"`
-	CountsMatch         bool       `json:"countsMatch"` // every run's counts were the expected ones
-	Warnings            int        `json:"warnings"`
-	ErrorLines          []string   `json:"errorLines,omitempty"` // of runs whose counts were not the expected ones
-	Identified          int        `json:"identifiedForDeactivation"`
-	ChangesTotal        int        `json:"changesTotal"`
-	cpu, slapdCPU, wall []float64
-	mismatch            bool
+	Seconds             float64   `json:"seconds"` // wall time of dirsync.Service.Run, the fastest run
+	SecondsMedian       float64   `json:"secondsMedian"`
+	Runs                []float64 `json:"runs"`
+	RatioToFloor        float64   `json:"ratioToFloor"`             // fastest / fastest floor (*)
+	RatioToFloorMedian  float64   `json:"ratioToFloorMedian"`       // median / median floor (*)
+	RatioToMapped       float64   `json:"ratioToMappedFloor"`       // fastest / fastest floor (mapped attributes)
+	RatioToMappedMedian float64   `json:"ratioToMappedFloorMedian"` // median / median floor (mapped attributes)
+	// PairedToMapped is each run divided by the mean of the mapped floor
+	// runs just before and just after it (before only, for the last run
+	// of a single repetition): on a host whose load drifts, a comparison of
+	// neighbours, and one that does not set the fastest of 2K+1 floor runs
+	// against the fastest of K runs. For information: the targets use the
+	// fastest and the median above.
+	PairedToMapped       []float64  `json:"pairedToMappedFloor"`
+	PairedToMappedLeast  float64    `json:"pairedToMappedFloorLeast"`
+	PairedToMappedMedian float64    `json:"pairedToMappedFloorMedian"`
+	CPURatioToFloor      float64    `json:"cpuRatioToFloor"`       // (server + slapd CPU) / (floor client + slapd CPU)
+	RatioToSync          float64    `json:"ratioToSync,omitempty"` // simulate only: fastest / fastest sync
+	CPUSeconds           float64    `json:"cpuSeconds"`            // the server process's, least of the runs
+	SlapdCPUSeconds      float64    `json:"slapdCPUSeconds"`       // least of the runs
+	ChildSeconds         float64    `json:"childSeconds"`          // the whole child process (start-up included), least of the runs
+	PeakRSSBytes         int64      `json:"peakRSSBytes"`          // VmHWM during the run, highest of the runs
+	PeakRSSMB            float64    `json:"peakRSSMB"`
+	PeakRSSSampledBytes  int64      `json:"peakRSSSampledBytes"` // VmRSS sampled every 50 ms
+	BaselineRSSBytes     int64      `json:"baselineRSSBytes"`    // VmRSS before the run (after opening the app)
+	HWMReset             bool       `json:"hwmReset"`            // VmHWM was reset before the run
+	TotalAllocBytes      uint64     `json:"totalAllocBytes"`     // allocated during the run (Go heap), the fastest run's
+	NumGC                uint32     `json:"numGC"`
+	Status               string     `json:"status"`
+	Message              string     `json:"message,omitempty"`
+	Counts               SyncCounts `json:"counts"`
+	Expected             SyncCounts `json:"expected"`
+	CountsMatch          bool       `json:"countsMatch"` // every run's counts were the expected ones
+	Warnings             int        `json:"warnings"`
+	ErrorLines           []string   `json:"errorLines,omitempty"` // of runs whose counts were not the expected ones
+	Identified           int        `json:"identifiedForDeactivation"`
+	ChangesTotal         int        `json:"changesTotal"`
+	cpu, slapdCPU, wall  []float64
+	mismatch             bool
 }
 
 func statusOf(r childResult) string {
@@ -181,7 +190,10 @@ func (s *SyncResult) add(r childResult, slapdCPU, wall time.Duration) {
 	}
 }
 
-func (s *SyncResult) finish(floor, mapped FloorResult, sync *SyncResult) {
+// finish works out the figures. The mapped floor's runs first+2i and
+// first+2i+1 are those around run i (the bench runs floor, simulate,
+// floor, sync, ... floor: first is 0 for the simulate, 1 for the sync).
+func (s *SyncResult) finish(floor, mapped FloorResult, sync *SyncResult, first int) {
 	s.Seconds, s.SecondsMedian = slices.Min(s.Runs), median(s.Runs)
 	s.CPUSeconds, s.SlapdCPUSeconds, s.ChildSeconds = slices.Min(s.cpu), slices.Min(s.slapdCPU), slices.Min(s.wall)
 	s.PeakRSSMB = float64(s.PeakRSSBytes) / mb
@@ -193,6 +205,25 @@ func (s *SyncResult) finish(floor, mapped FloorResult, sync *SyncResult) {
 	s.CPURatioToFloor = ratio(s.CPUSeconds+s.SlapdCPUSeconds, floor.CPUSeconds+floor.SlapdCPUSeconds)
 	if sync != nil {
 		s.RatioToSync = ratio(s.Seconds, sync.Seconds)
+	}
+	s.PairedToMapped = nil
+	for i, run := range s.Runs {
+		var around []float64
+		for _, j := range []int{first + 2*i, first + 2*i + 1} {
+			if j < len(mapped.Runs) {
+				around = append(around, mapped.Runs[j])
+			}
+		}
+		if len(around) > 0 {
+			mean := 0.0
+			for _, f := range around {
+				mean += f / float64(len(around))
+			}
+			s.PairedToMapped = append(s.PairedToMapped, ratio(run, mean))
+		}
+	}
+	if len(s.PairedToMapped) > 0 {
+		s.PairedToMappedLeast, s.PairedToMappedMedian = slices.Min(s.PairedToMapped), median(s.PairedToMapped)
 	}
 }
 

@@ -35,6 +35,9 @@ func (r *Report) print(w io.Writer) {
 			p("   %-26s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %5.0f MB  (runs %s)", s.name, s.r.Seconds, s.r.RatioToFloor, s.r.SecondsMedian, s.r.RatioToFloorMedian,
 				s.r.CPUSeconds, s.r.SlapdCPUSeconds, s.r.PeakRSSMB, floats(s.r.Runs))
 			p("   %-26s ÷ floor (mapped attributes): fastest %.2f×, median %.2f×", "", s.r.RatioToMapped, s.r.RatioToMappedMedian)
+			if len(s.r.PairedToMapped) > 0 {
+				p("   %-26s ÷ the mapped floor runs around each run: least %.2f×, median %.2f× (%s)", "", s.r.PairedToMappedLeast, s.r.PairedToMappedMedian, floats(s.r.PairedToMapped))
+			}
 			extra := ""
 			if s.r.RatioToSync > 0 {
 				extra = fmt.Sprintf("; %.2f× the sync", s.r.RatioToSync)
