@@ -342,10 +342,11 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 		}
 	}
 	have := func(int64) []string { return nil }
+	snap := e.roles.Load()
 	switch {
 	case set.RoleName == nil || len(found) == 0:
-	case e.roles.Load() != nil:
-		have = e.roles.Load().Of
+	case snap != nil:
+		have = snap.Of
 	default:
 		ids := make([]int64, 0, len(found))
 		for _, m := range found {

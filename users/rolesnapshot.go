@@ -78,12 +78,3 @@ func (r *RoleSnapshot) Of(id int64) []string {
 	}
 	return []string{}
 }
-
-// Count returns how many users there are, in every org.
-func (s *Service) Count(ctx context.Context) (int, error) {
-	var n int
-	if err := s.DB.GetContext(ctx, &n, `SELECT count(*) FROM users`); err != nil {
-		return 0, fmt.Errorf("users: count the users: %w", err)
-	}
-	return n, nil
-}

@@ -173,6 +173,15 @@ func rawScope(ctx context.Context, s *Service, fn func(driver.QueryerContext) er
 	})
 }
 
+// Count returns how many users there are, in every org.
+func (s *Service) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := s.DB.GetContext(ctx, &n, `SELECT count(*) FROM users`); err != nil {
+		return 0, fmt.Errorf("users: count the users: %w", err)
+	}
+	return n, nil
+}
+
 // CountInScope returns how many users each of the orgs orgIDs has.
 func (s *Service) CountInScope(ctx context.Context, orgIDs []int64) (map[int64]int, error) {
 	counts := map[int64]int{}
