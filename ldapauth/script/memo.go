@@ -3,7 +3,6 @@ package script
 import (
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // Bounds of a program's memo in one Runner.
@@ -19,6 +18,8 @@ const (
 	// (every entry differs: the key costs more than it saves).
 	memoTrial = 2048
 	memoWorth = 8
+	// memoKeyCap is the largest key buffer a memo keeps for its next call.
+	memoKeyCap = 64 << 10
 )
 
 // memo remembers a pure program's answers (Program.memo) by the values of
@@ -31,12 +32,14 @@ type memo struct {
 	calls   int
 	hits    int
 	off     bool
+	key     []byte // the key of the current call (appendMemoKey), reused
 }
 
-// lookup returns the answer remembered for key.
-func (m *memo) lookup(key string) (any, bool) {
+// lookup returns the answer remembered for key (looked up without making
+// a string of it: most calls of a worthwhile memo are answered).
+func (m *memo) lookup(key []byte) (any, bool) {
 	m.calls++
-	v, ok := m.answers[key]
+	v, ok := m.answers[string(key)]
 	if ok {
 		m.hits++
 	}
@@ -47,7 +50,7 @@ func (m *memo) lookup(key string) (any, bool) {
 }
 
 // keep remembers v for key, while there is room.
-func (m *memo) keep(key string, v any) {
+func (m *memo) keep(key []byte, v any) {
 	if m.off || len(m.answers) >= memoMax {
 		return
 	}
@@ -61,33 +64,33 @@ func (m *memo) keep(key string, v any) {
 		}
 	}
 	if m.bytes+n <= memoBytes {
-		m.answers[key] = v
+		m.answers[string(key)] = v
 		m.bytes += n
 	}
 }
 
-// memoKey is the key of an entry for p: the values the script can see of
-// each attribute it reads, as entry.lookup finds them (sensitive attributes
-// are never seen, so they are no part of it), length-prefixed.
-func memoKey(p *Program, attrs map[string][]string, extra []string) string {
-	var b strings.Builder
+// appendMemoKey appends to b the key of an entry for p: the values the
+// script can see of each attribute it reads, as entry.lookup finds them
+// (sensitive attributes are never seen, so they are no part of it),
+// length-prefixed.
+func appendMemoKey(b []byte, p *Program, attrs map[string][]string, extra []string) []byte {
 	e := entry{attrs: attrs, extra: extra}
 	for _, name := range p.attrs {
 		vals, ok := e.lookup(name)
 		if !ok {
-			b.WriteString("-;")
+			b = append(b, "-;"...)
 			continue
 		}
-		b.WriteString(strconv.Itoa(len(vals)))
-		b.WriteByte(':')
+		b = strconv.AppendInt(b, int64(len(vals)), 10)
+		b = append(b, ':')
 		for _, v := range vals {
-			b.WriteString(strconv.Itoa(len(v)))
-			b.WriteByte(':')
-			b.WriteString(v)
+			b = strconv.AppendInt(b, int64(len(v)), 10)
+			b = append(b, ':')
+			b = append(b, v...)
 		}
-		b.WriteByte(';')
+		b = append(b, ';')
 	}
-	return b.String()
+	return b
 }
 
 // fresh returns v, as a copy when it is a slice the caller may change.

@@ -327,9 +327,12 @@ func run[T any](r *Runner, p *Program, script, dn string, attrs map[string][]str
 	if err != nil {
 		return res, &RunError{Script: script, Field: p.field, Msg: script + ": could not start: " + err.Error()}
 	}
-	var key string
 	if m := st.memo; m != nil && !m.off {
-		key = memoKey(p, attrs, r.extra)
+		m.key = appendMemoKey(m.key[:0], p, attrs, r.extra)
+		key := m.key
+		if cap(m.key) > memoKeyCap {
+			m.key = nil // an entry with many values: its key is not kept
+		}
 		if v, ok := m.lookup(key); ok {
 			return fresh(v.(T)), nil
 		}
