@@ -2,55 +2,107 @@ package dirsync
 
 import (
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 )
 
-// RunGCPercent is the garbage collector's target (as GOGC) while a full
-// run is going, when the process runs with Go's default of 100.
+// RunHeapHeadroom is how far the heap may grow past its live data while a
+// full run is going, when the process runs with Go's default garbage
+// collector target (GOGC=100): RunHeapHeadroom, or the live data itself
+// (the default) when that is more, the collector's target kept between 100
+// and maxRunGCPercent.
 //
 // A full run makes about 20 KB of short-lived garbage per directory entry
 // (most of it go-ldap decoding the search results) while it keeps about
 // 10 MB live (pages in flight, script sandboxes, the users found). At the
-// default, the collector runs every 10 MB allocated, some 200 times for
-// 100,000 entries, and took a sixth of the run's CPU. At 300 it runs a
-// third as often; the heap may grow to four times the live data, which at
-// 100,000 entries is about 35 MB more resident memory for the length of
-// the run (docs/benchmarks.md).
-const RunGCPercent = 300
+// default the collector ran every 10 MB allocated, some 200 times for
+// 100,000 entries, and took a sixth of the run's CPU; with 40 MiB of
+// headroom it runs a quarter as often, for about 35 MB more resident
+// memory during the run (docs/benchmarks.md). A large directory, whose
+// run keeps more live data, gets less of a raise, down to none: the
+// memory a run may add stays bounded.
+const RunHeapHeadroom = 40 << 20
 
-// gcPace counts the full runs going, so that overlapping runs raise the
-// target once and the last one to end restores it.
+// maxRunGCPercent bounds the collector's target during a run.
+const maxRunGCPercent = 400
+
+// liveHeapMetric is the heap the last collection found live.
+const liveHeapMetric = "/gc/heap/live:bytes"
+
+// gcPace is the process's one pacer: runs take turns, but a pacer is
+// stopped and started under its lock all the same.
 var gcPace struct {
-	mu     sync.Mutex
-	runs   int
-	raised bool // the target was the default and is raised
+	mu      sync.Mutex
+	active  bool // a run paces the collector
+	raised  bool // the target was the default, and is the pacer's
+	percent int  // the target set last
+	sample  []metrics.Sample
 }
 
-// paceGC raises the collector's target to RunGCPercent for a full run and
-// returns the function that puts it back. A target the operator chose
-// (GOGC, or a program embedding the package) is left as it is.
+// paceGC starts pacing the collector for a full run (the run calls
+// repaceGC as it goes, say once a page) and returns the function that puts
+// the default target back. A target the operator chose (GOGC, or a program
+// embedding the package) is left as it is.
 func paceGC() (restore func()) {
 	gcPace.mu.Lock()
 	defer gcPace.mu.Unlock()
-	if gcPace.runs == 0 {
-		if old := debug.SetGCPercent(RunGCPercent); old == 100 {
-			gcPace.raised = true
-		} else {
-			debug.SetGCPercent(old)
-			gcPace.raised = false
-		}
+	if gcPace.active {
+		return func() {} // the pacer is already on
 	}
-	gcPace.runs++
+	gcPace.active = true
+	old := debug.SetGCPercent(100)
+	gcPace.raised, gcPace.percent = old == 100, 100
+	if !gcPace.raised {
+		debug.SetGCPercent(old)
+	}
+	repaceLocked()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			gcPace.mu.Lock()
 			defer gcPace.mu.Unlock()
-			gcPace.runs--
-			if gcPace.runs == 0 && gcPace.raised {
+			if gcPace.raised {
 				debug.SetGCPercent(100)
-				gcPace.raised = false
 			}
+			gcPace.active, gcPace.raised = false, false
 		})
 	}
+}
+
+// repaceGC sets the collector's target for the live heap now, while a run
+// paces it.
+func repaceGC() {
+	gcPace.mu.Lock()
+	defer gcPace.mu.Unlock()
+	repaceLocked()
+}
+
+func repaceLocked() {
+	if !gcPace.active || !gcPace.raised {
+		return
+	}
+	if gcPace.sample == nil {
+		gcPace.sample = []metrics.Sample{{Name: liveHeapMetric}}
+	}
+	metrics.Read(gcPace.sample)
+	var live uint64
+	if v := gcPace.sample[0].Value; v.Kind() == metrics.KindUint64 {
+		live = v.Uint64()
+	}
+	p := runGCPercent(live)
+	// A small change is not worth telling the runtime about.
+	if d := p - gcPace.percent; d > gcPace.percent/8 || -d > gcPace.percent/8 {
+		debug.SetGCPercent(p)
+		gcPace.percent = p
+	}
+}
+
+// runGCPercent is the collector's target during a run for live bytes of
+// live heap (0: not known yet, as before the first collection).
+func runGCPercent(live uint64) int {
+	if live == 0 {
+		return maxRunGCPercent
+	}
+	p := uint64(100) * RunHeapHeadroom / live
+	return int(min(max(p, 100), maxRunGCPercent))
 }

@@ -6,13 +6,13 @@ import (
 	"strings"
 
 	"github.com/authority-server/authority/internal/casefold"
-	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
 )
 
 // loadServers reads the LDAP servers of the orgs in scope (in the order the
-// orgs name them) and compiles their scripts once for the run.
+// orgs name them) and compiles their scripts once for the run (or takes
+// those the last run compiled, and its Runners: keptScripts).
 func (e *engine) loadServers(ctx context.Context, scope []orgs.Org) error {
 	seen := map[int64]bool{}
 	for _, o := range scope {
@@ -27,7 +27,7 @@ func (e *engine) loadServers(ctx context.Context, scope []orgs.Org) error {
 			if err != nil {
 				return fmt.Errorf("read LDAP server %d (used by org %d/%s): %w", id, o.ID, o.Name, err)
 			}
-			set, err := script.CompileSet(srv.ActiveScript, srv.OrgNameScript, srv.RoleNameScript)
+			set, err := e.s.kept.compile(srv)
 			if err != nil {
 				return fmt.Errorf("compile the scripts of LDAP server %d (%s): %w", srv.ID, srv.Name, err)
 			}
@@ -36,6 +36,7 @@ func (e *engine) loadServers(ctx context.Context, scope []orgs.Org) error {
 			e.sets[srv.ID] = set
 		}
 	}
+	e.runner, e.lazy = e.s.kept.runners(e.sets, e.s.scriptLimit)
 	return nil
 }
 

@@ -87,6 +87,9 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 	serr := read(sctx, func(page []*ldapauth.Entry) error {
 		pages++
 		e.pages++
+		if e.inc.mode != ModeIncremental {
+			repaceGC() // the live heap grows with the users found
+		}
 		if h := e.s.pageHook; h != nil {
 			h(HookReceived, srv.ID, pages)
 		}

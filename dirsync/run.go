@@ -108,8 +108,7 @@ type engine struct {
 func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time.Time) {
 	e := &engine{s: s, req: req, runID: sl.runID, rec: &recorder{runID: sl.runID}, orgs: map[int64]*Counts{},
 		serves: map[int64]map[int64]bool{}, byName: newUserIndex(), byUID: newUserIndex(), sets: map[int64]*script.Set{},
-		found: map[int64]int64{}, foundMoved: map[int64]string{}, rekeyed: map[int][]string{},
-		runner: script.NewRunner(s.scriptLimit), lazy: script.NewRunner(s.scriptLimit)}
+		found: map[int64]int64{}, foundMoved: map[int64]string{}, rekeyed: map[int][]string{}}
 	e.inc.mode = ModeFull
 	bg := context.WithoutCancel(ctx)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -125,6 +124,10 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 	tr := time.Now()
 	st, msg := e.run(ctx)
 	e.tRun = time.Since(tr)
+	if st != StatusFailed && e.runner != nil {
+		// A failed run (or one stopped by a panic) leaves nothing behind.
+		s.kept.keep(e.servers, e.sets, e.runner, e.lazy)
+	}
 	switch {
 	case st == StatusFailed && ctx.Err() != nil:
 		st, msg = StatusCancelled, e.cancelledMessage(context.Cause(ctx), msg)

@@ -50,6 +50,7 @@ type Service struct {
 	lockFile    string
 	scriptLimit time.Duration
 	mailTimeout time.Duration
+	kept        keptScripts // the last run's compiled scripts and Runners
 
 	base   context.Context // cancelled by Close (cause ErrShutdown): stops runs and the scheduler
 	cancel context.CancelCauseFunc
