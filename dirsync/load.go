@@ -40,25 +40,57 @@ func (e *engine) loadServers(ctx context.Context, scope []orgs.Org) error {
 	return nil
 }
 
-// countUsers counts the users in scope, by org. A run does not hold them:
-// each page reads the users its entries name (fetchPage), and once every
-// server has been read, the users it did not find are streamed past the
-// deactivation rules (unfound). Its counts and its safety valve are those
-// of the whole scope.
+// countUsers counts the users in scope, by org, into e.counts. A run does
+// not hold them: each page reads the users its entries name (fetchPage),
+// and once every server has been read, the users it did not find are
+// streamed past the deactivation rules (unfound). Its counts and its
+// safety valve are those of the whole scope (takeCounts).
 func (e *engine) countUsers(ctx context.Context) error {
 	counts, err := e.s.users.CountInScope(ctx, e.orgIDs)
 	if err != nil {
 		return fmt.Errorf("count the users in scope: %w", err)
 	}
-	if e.flags, err = e.s.users.ReadScopeFlags(ctx); err != nil {
-		return err
+	e.counts = counts
+	return nil
+}
+
+// readFlags reads the users a run treats apart (users.ScopeFlags): the
+// pages wait for them (waitUsers), not for the counts.
+func (e *engine) readFlags(ctx context.Context) (err error) {
+	e.flags, err = e.s.users.ReadScopeFlags(ctx)
+	return err
+}
+
+// takeCounts adds the counts of the users in scope to the run's totals
+// once, when countUsers has ended (wait: waits for it). Whoever holds the
+// totals calls it: the page stage before each page (without waiting, so
+// that a small run's first page does not wait for a count of the whole
+// scope; the page's transaction records them), the run once the search is
+// done, before the safety valve needs them, and a run that failed before,
+// for its summary.
+func (e *engine) takeCounts(wait bool) error {
+	if e.countsTaken || e.countsDone == nil {
+		return nil
 	}
-	for org, n := range counts {
+	if !wait {
+		select {
+		case <-e.countsDone:
+		default:
+			return nil
+		}
+	}
+	<-e.countsDone
+	if e.countsErr != nil {
+		return e.countsErr
+	}
+	e.countsTaken = true
+	for org, n := range e.counts {
 		if c := e.orgs[org]; c != nil {
 			c.Users += n
 			e.total.Users += n
 		}
 	}
+	e.counts = nil
 	return nil
 }
 
@@ -290,7 +322,7 @@ func (e *engine) index(u *scopeUser) {
 	}
 }
 
-// waitUsers waits for the users in scope to be loaded.
+// waitUsers waits for the users a run treats apart (readFlags).
 func (e *engine) waitUsers() error {
 	<-e.usersDone
 	return e.usersErr

@@ -55,6 +55,9 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 	scriptsDone := make(chan error, 1)
 	go func() {
 		defer close(scripted)
+		if e.prepared != nil {
+			<-e.prepared // the runner is the script stage's from here on
+		}
 		n := 0
 		scriptsDone <- drain(queue, cancel, func(page []*ldapauth.Entry) error {
 			n++
@@ -69,6 +72,9 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 	go func() {
 		pagesDone <- drain(scripted, cancel, func(sp *scriptedPage) error {
 			if err := e.waitUsers(); err != nil {
+				return err
+			}
+			if err := e.takeCounts(false); err != nil {
 				return err
 			}
 			tp := time.Now()

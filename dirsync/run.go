@@ -95,10 +95,17 @@ type engine struct {
 	inPages, inScripts, inApply       time.Duration
 	searchWaited                      time.Duration // the search's time waiting for the stages to take a page
 
-	usersDone chan struct{} // closed when countUsers has ended
+	usersDone chan struct{} // closed when readFlags has ended
 	usersErr  error
-	aheadDone chan struct{} // closed when readAhead has ended (nil: not started)
-	aheadErr  error
+	// countsDone is closed when countUsers has ended; takeCounts adds
+	// counts to the totals once (countsTaken).
+	countsDone  chan struct{}
+	counts      map[int64]int
+	countsErr   error
+	countsTaken bool
+	prepared    chan struct{} // closed when the script stage's runtimes are built (nil: no servers loaded)
+	aheadDone   chan struct{} // closed when readAhead has ended (nil: not started)
+	aheadErr    error
 }
 
 // execute runs the sync of the run in sl, records its end, frees the slot
@@ -124,6 +131,7 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 	tr := time.Now()
 	st, msg := e.run(ctx)
 	e.tRun = time.Since(tr)
+	_ = e.takeCounts(true) // a run that failed early: its summary still counts the users in scope (an error failed it already)
 	if st != StatusFailed && e.runner != nil {
 		// A failed run (or one stopped by a panic) leaves nothing behind.
 		s.kept.keep(e.servers, e.sets, e.runner, e.lazy)
@@ -242,6 +250,16 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	if err := e.loadServers(ctx, scope); err != nil {
 		return StatusFailed, err.Error()
 	}
+	// The script stage's runtimes build while the directory is dialled
+	// (a Runner the last run left has them already).
+	e.prepared = make(chan struct{})
+	defer func() { <-e.prepared }() // never leave it running
+	go func() {
+		defer close(e.prepared)
+		for _, srv := range e.servers {
+			_ = e.runner.Prepare(e.sets[srv.ID]) // a runtime that cannot be built fails the script's calls, which say why
+		}
+	}()
 	if err := e.chooseMode(ctx); err != nil {
 		return StatusFailed, err.Error()
 	}
@@ -258,14 +276,16 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 	}
 	// The users load while the first server is dialled and its first pages
 	// arrive; the pages wait for them (see search).
-	e.usersDone = make(chan struct{})
-	defer e.waitUsers() // never leave the loader running
+	e.usersDone, e.countsDone = make(chan struct{}), make(chan struct{})
+	defer func() { <-e.usersDone; <-e.countsDone }() // never leave the loaders running
 	go func() {
 		defer close(e.usersDone)
+		e.usersErr = e.readFlags(ctx)
+	}()
+	go func() {
+		defer close(e.countsDone)
 		tl := time.Now()
-		if e.usersErr = e.countUsers(ctx); e.usersErr == nil {
-			e.usersErr = e.rec.progress(ctx, s.db, e.total, e.warnings)
-		}
+		e.countsErr = e.countUsers(ctx)
 		e.tLoad = time.Since(tl)
 	}()
 	if e.inc.mode != ModeIncremental {
@@ -284,6 +304,12 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 		}
 	}
 	if err := e.waitUsers(); err != nil {
+		return StatusFailed, err.Error()
+	}
+	if err := e.takeCounts(true); err != nil {
+		return StatusFailed, err.Error()
+	}
+	if err := e.rec.progress(ctx, s.db, e.total, e.warnings); err != nil {
 		return StatusFailed, err.Error()
 	}
 	if err := e.resolveProfiles(ctx); err != nil {

@@ -582,3 +582,34 @@ func TestConcurrentRunners(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestPrepareBuildsTheRuntimesTheCallsThenUse(t *testing.T) {
+	set, err := CompileSet(`function(entry) { return entry.dn.indexOf("ou=Staff") >= 0; }`,
+		`function(entry) { return entry.department || ""; }`, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(0)
+	if err := r.Prepare(set); err != nil {
+		t.Fatalf("Prepare: %v", err)
+	}
+	if len(r.states) != 2 {
+		t.Fatalf("after Prepare: %d runtimes, want 2 (no role name script)", len(r.states))
+	}
+	built := map[*Program]*progState{}
+	for p, st := range r.states {
+		built[p] = st
+	}
+	res := r.Run(set, "uid=ann,ou=Staff,dc=example,dc=com", map[string][]string{"department": {"Sales"}})
+	if !res.OK() || !res.Active || res.OrgName != "Sales" {
+		t.Fatalf("after Prepare: %+v, want active in Sales", res)
+	}
+	for p, st := range r.states {
+		if built[p] != st {
+			t.Errorf("the %s's runtime was built again by its first call", p.field)
+		}
+	}
+	if err := r.Prepare(set); err != nil || len(r.states) != 2 {
+		t.Fatalf("Prepare again: %v, %d runtimes", err, len(r.states))
+	}
+}
