@@ -39,11 +39,12 @@ var gcPace struct {
 	sample  []metrics.Sample
 }
 
-// paceGC starts pacing the collector for a full run (the run calls
-// repaceGC as it goes, say once a page) and returns the function that puts
+// PaceGC starts pacing the collector as a full run does (the caller calls
+// RepaceGC as it goes, say once a page) and returns the function that puts
 // the default target back. A target the operator chose (GOGC, or a program
-// embedding the package) is left as it is.
-func paceGC() (restore func()) {
+// embedding the package) is left as it is. A run paces itself; the bench's
+// floor search calls it so as to be measured with the same pacing.
+func PaceGC() (restore func()) {
 	gcPace.mu.Lock()
 	defer gcPace.mu.Unlock()
 	if gcPace.active {
@@ -69,9 +70,9 @@ func paceGC() (restore func()) {
 	}
 }
 
-// repaceGC sets the collector's target for the live heap now, while a run
-// paces it.
-func repaceGC() {
+// RepaceGC sets the collector's target for the live heap now, while a run
+// (PaceGC) paces it.
+func RepaceGC() {
 	gcPace.mu.Lock()
 	defer gcPace.mu.Unlock()
 	repaceLocked()

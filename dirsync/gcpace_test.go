@@ -36,13 +36,13 @@ func TestPaceGCRaisesTheDefaultAndRestoresIt(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(old)
 
-	restore := paceGC()
+	restore := PaceGC()
 	if got := gcPercent(); got <= 100 || got > maxRunGCPercent {
 		t.Fatalf("during a run: GOGC %d, want above 100 and at most %d", got, maxRunGCPercent)
 	}
-	nested := paceGC() // the pacer is on: this changes nothing
+	nested := PaceGC() // the pacer is on: this changes nothing
 	nested()
-	repaceGC()
+	RepaceGC()
 	if got := gcPercent(); got <= 100 {
 		t.Fatalf("after a nested start and end: GOGC %d, want still raised", got)
 	}
@@ -51,7 +51,7 @@ func TestPaceGCRaisesTheDefaultAndRestoresIt(t *testing.T) {
 	if got := gcPercent(); got != 100 {
 		t.Fatalf("after the run: GOGC %d, want 100", got)
 	}
-	repaceGC() // no run: nothing to pace
+	RepaceGC() // no run: nothing to pace
 	if got := gcPercent(); got != 100 {
 		t.Fatalf("repaced with no run: GOGC %d, want 100", got)
 	}
@@ -60,8 +60,8 @@ func TestPaceGCRaisesTheDefaultAndRestoresIt(t *testing.T) {
 func TestPaceGCLeavesTheOperatorsTargetAlone(t *testing.T) {
 	for _, chosen := range []int{50, 1000, -1} {
 		old := debug.SetGCPercent(chosen)
-		restore := paceGC()
-		repaceGC()
+		restore := PaceGC()
+		RepaceGC()
 		if got := gcPercent(); got != chosen {
 			t.Errorf("GOGC %d chosen: %d during a run", chosen, got)
 		}

@@ -94,7 +94,7 @@ func (e *engine) search(ctx context.Context, srv ldapauth.Server) error {
 		pages++
 		e.pages++
 		if e.inc.mode != ModeIncremental {
-			repaceGC() // the live heap grows with the users found
+			RepaceGC() // the live heap grows with the users found
 		}
 		if h := e.s.pageHook; h != nil {
 			h(HookReceived, srv.ID, pages)

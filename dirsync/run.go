@@ -289,7 +289,7 @@ func (e *engine) run(ctx context.Context) (st Status, msg string) {
 		e.tLoad = time.Since(tl)
 	}()
 	if e.inc.mode != ModeIncremental {
-		defer paceGC()()
+		defer PaceGC()()
 		e.aheadDone = make(chan struct{})
 		defer e.waitAhead() // never leave it running
 		go func() {
