@@ -3,6 +3,7 @@ package users
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // PackedProfile is a Profile in one string, as a DIRSYNC run keeps the
@@ -16,18 +17,33 @@ type PackedProfile string
 // PackProfile packs p.
 func PackProfile(p Profile) PackedProfile {
 	f := p.texts()
-	n := 1 + binary.MaxVarintLen64
 	empty := p.ManagerID == nil
 	for _, s := range f {
-		n += binary.MaxVarintLen64 + len(s)
 		empty = empty && s == ""
 	}
 	if empty {
 		return ""
 	}
-	b := make([]byte, 0, n)
+	var manager int64
 	if p.ManagerID != nil {
-		b = binary.AppendVarint(append(b, 1), *p.ManagerID)
+		manager = *p.ManagerID
+	}
+	return PackedProfile(appendPacked(nil, f[:], manager, p.ManagerID != nil))
+}
+
+// profileTexts is how many text fields a Profile has.
+const profileTexts = 11
+
+// appendPacked appends to b a packed profile of the texts f (a Profile's,
+// in the order of texts) and the manager, when hasManager.
+func appendPacked(b []byte, f []string, manager int64, hasManager bool) []byte {
+	n := 1 + binary.MaxVarintLen64
+	for _, s := range f {
+		n += binary.MaxVarintLen64 + len(s)
+	}
+	b = slices.Grow(b, n)
+	if hasManager {
+		b = binary.AppendVarint(append(b, 1), manager)
 	} else {
 		b = append(b, 0)
 	}
@@ -35,7 +51,7 @@ func PackProfile(p Profile) PackedProfile {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	return PackedProfile(b)
+	return b
 }
 
 // Unpack returns the profile; its strings share pp's memory.
@@ -80,13 +96,13 @@ func (pp PackedProfile) unpack() (Profile, error) {
 }
 
 // texts returns p's text fields in a fixed order (the packed order).
-func (p Profile) texts() [11]string {
-	return [11]string{p.Email, p.FirstName, p.LastName, p.Title, p.Department, p.Division,
+func (p Profile) texts() [profileTexts]string {
+	return [profileTexts]string{p.Email, p.FirstName, p.LastName, p.Title, p.Department, p.Division,
 		p.EmployeeType, p.EmployeeNumber, p.City, p.State, p.Country}
 }
 
 // fields returns pointers to p's text fields in the order of texts.
-func (p *Profile) fields() [11]*string {
-	return [11]*string{&p.Email, &p.FirstName, &p.LastName, &p.Title, &p.Department, &p.Division,
+func (p *Profile) fields() [profileTexts]*string {
+	return [profileTexts]*string{&p.Email, &p.FirstName, &p.LastName, &p.Title, &p.Department, &p.Division,
 		&p.EmployeeType, &p.EmployeeNumber, &p.City, &p.State, &p.Country}
 }
