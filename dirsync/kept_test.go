@@ -22,7 +22,7 @@ func TestKeptScriptsCarryOverOnlyWhileTheScriptsAreTheSame(t *testing.T) {
 	if r1 == nil || l1 == nil || r1 == l1 {
 		t.Fatalf("runners: %p %p, want two new ones", r1, l1)
 	}
-	k.keep([]ldapauth.Server{a}, map[int64]*script.Set{1: setA}, r1, l1)
+	k.keep(map[int64]*script.Set{1: setA}, r1, l1)
 
 	// The same scripts: the same compiled set and Runners.
 	again, err := k.compile(a)
@@ -37,7 +37,7 @@ func TestKeptScriptsCarryOverOnlyWhileTheScriptsAreTheSame(t *testing.T) {
 	if r, _ := k.runners(map[int64]*script.Set{1: again}, 0); r == r1 {
 		t.Fatal("the kept Runners were handed out twice")
 	}
-	k.keep([]ldapauth.Server{a}, map[int64]*script.Set{1: again}, r2, l2)
+	k.keep(map[int64]*script.Set{1: again}, r2, l2)
 
 	// A script edited: compiled again, new Runners.
 	edited := a
@@ -49,7 +49,7 @@ func TestKeptScriptsCarryOverOnlyWhileTheScriptsAreTheSame(t *testing.T) {
 	if r, _ := k.runners(map[int64]*script.Set{1: setE}, 0); r == r1 {
 		t.Fatal("edited scripts: the old Runners were reused")
 	}
-	k.keep([]ldapauth.Server{edited}, map[int64]*script.Set{1: setE}, r2, l2)
+	k.keep(map[int64]*script.Set{1: setE}, r2, l2)
 
 	// Another server in the run: new Runners too.
 	setB, err := k.compile(b)

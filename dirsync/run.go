@@ -134,7 +134,7 @@ func (s *Service) execute(ctx context.Context, sl *slot, req Request, start time
 	_ = e.takeCounts(true) // a run that failed early: its summary still counts the users in scope (an error failed it already)
 	if st != StatusFailed && e.runner != nil {
 		// A failed run (or one stopped by a panic) leaves nothing behind.
-		s.kept.keep(e.servers, e.sets, e.runner, e.lazy)
+		s.kept.keep(e.sets, e.runner, e.lazy)
 	}
 	switch {
 	case st == StatusFailed && ctx.Err() != nil:

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/authority-server/authority/internal/apperr"
 	"github.com/authority-server/authority/internal/casefold"
@@ -26,8 +25,7 @@ type Directory struct {
 	Users *users.Service
 	Log   *slog.Logger
 
-	mu      sync.Mutex
-	scripts map[int64]compiled  // by server id
+	scripts script.SetCache     // by server id
 	runners chan *script.Runner // idle runners (keptRunners at most)
 }
 
@@ -36,17 +34,12 @@ type Directory struct {
 // (a sync.Pool lost them at every garbage collection).
 const keptRunners = 16
 
-type compiled struct {
-	key string // the three sources, to notice edits
-	set *script.Set
-}
-
 // NewDirectory returns the LDAP sign-in flow.
 func NewDirectory(l *ldapauth.Service, o *orgs.Service, u *users.Service, log *slog.Logger) *Directory {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Directory{LDAP: l, Orgs: o, Users: u, Log: log, scripts: map[int64]compiled{}, runners: make(chan *script.Runner, keptRunners)}
+	return &Directory{LDAP: l, Orgs: o, Users: u, Log: log, runners: make(chan *script.Runner, keptRunners)}
 }
 
 // servers returns the org's LDAP servers, the one the user last matched first.
@@ -268,18 +261,7 @@ func (d *Directory) orgNamed(ctx context.Context, parent orgs.Org, name string) 
 
 // compiledScripts returns the server's scripts, compiled once per version of their text.
 func (d *Directory) compiledScripts(srv ldapauth.Server) (*script.Set, error) {
-	key := srv.ActiveScript + "\x00" + srv.OrgNameScript + "\x00" + srv.RoleNameScript
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if c, ok := d.scripts[srv.ID]; ok && c.key == key {
-		return c.set, nil
-	}
-	set, err := script.CompileSet(srv.ActiveScript, srv.OrgNameScript, srv.RoleNameScript)
-	if err != nil {
-		return nil, err
-	}
-	d.scripts[srv.ID] = compiled{key: key, set: set}
-	return set, nil
+	return d.scripts.Compile(srv.ID, srv.ActiveScript, srv.OrgNameScript, srv.RoleNameScript)
 }
 
 func (d *Directory) runner(ldapauth.Server) *script.Runner {
