@@ -72,14 +72,15 @@ func (e *engine) takeCounts(wait bool) error {
 	if e.countsTaken || e.countsDone == nil {
 		return nil
 	}
-	if !wait {
+	if wait {
+		<-e.countsDone
+	} else {
 		select {
 		case <-e.countsDone:
 		default:
 			return nil
 		}
 	}
-	<-e.countsDone
 	if e.countsErr != nil {
 		return e.countsErr
 	}
