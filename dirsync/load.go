@@ -97,7 +97,8 @@ func (e *engine) takeCounts(wait bool) error {
 
 // readAhead reads, beside the search of a full run, what the run needs
 // only later: the ids of the users in scope, which tell the unfound at the
-// end (unfound), and, for a run with a role name script whose scope holds
+// end (unfound), with every user's id by username key, through which the
+// pages from then on read their users by id (users.ScopeIndex), and, for a run with a role name script whose scope holds
 // at least half of the users, every user's roles at once
 // (users.RoleSnapshot; one ordered scan is cheaper than reading the roles
 // of each page's users, which pages do until it is there). Whether a
@@ -107,11 +108,13 @@ func (e *engine) takeCounts(wait bool) error {
 // seen by the next run. A user who joins the scope during the run is left
 // to the next one.
 func (e *engine) readAhead(ctx context.Context) error {
-	ids, err := e.s.users.ScopeIDs(ctx, e.orgIDs)
+	index, err := e.s.users.ReadScopeIndex(ctx, e.orgIDs)
 	if err != nil {
 		return fmt.Errorf("read the users in scope: %w", err)
 	}
+	ids := index.IDs
 	e.scopeIDs = ids
+	e.scopeIndex.Store(index)
 	if !e.roleScripts() {
 		return nil
 	}
@@ -166,7 +169,7 @@ func (e *engine) fetchPage(ctx context.Context, keys, uids []string) (pageUsers,
 	}
 	pu.byName = make([]users.ScopeUser, 0, len(keys))
 	held := map[string]bool{}
-	err := e.s.users.InScopeByUsername(ctx, e.orgIDs, e.flags, keys, func(su users.ScopeUser) {
+	err := e.s.users.InScopeByUsername(ctx, e.orgIDs, e.flags, e.scopeIndex.Load(), keys, func(su users.ScopeUser) {
 		pu.byName = append(pu.byName, su)
 		if su.LDAPUID != "" && su.LDAPServerID != 0 {
 			held[strings.ToLower(su.LDAPUID)] = true

@@ -67,6 +67,7 @@ type engine struct {
 	flags       *users.ScopeFlags                  // the administrators and users on hold, read once
 	roles       atomic.Pointer[users.RoleSnapshot] // every user's roles, read once by a full run (readAhead); nil: read per page
 	scopeIDs    []int64                            // the ids of the users in scope, read by a full run (readAhead)
+	scopeIndex  atomic.Pointer[users.ScopeIndex]   // the users in scope by username key, read by a full run (readAhead); nil: pages read by the username index
 	byName      userIndex                          // casefold.Key of the username (several only for names an earlier version let differ in case)
 	byUID       userIndex                          // the stable id (lower case) of the entry each user matched last
 	mapping     roles.Mapping

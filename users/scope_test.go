@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/authority-server/authority/internal/casefold"
+	"github.com/authority-server/authority/orgs"
 	"github.com/authority-server/authority/users"
 )
 
@@ -83,9 +84,18 @@ func TestScopeReadsEveryValueAsStored(t *testing.T) {
 	if err := w.app.Users.InScopeByID(w.ctx, orgIDs, flags, names, collect(byID)); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.app.Users.InScopeByUsername(w.ctx, orgIDs, flags, keys, collect(byName)); err != nil {
+	if err := w.app.Users.InScopeByUsername(w.ctx, orgIDs, flags, nil, keys, collect(byName)); err != nil {
 		t.Fatal(err)
 	}
+	index, err := w.app.Users.ReadScopeIndex(w.ctx, orgIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byIndex := map[int64]users.ScopeUser{}
+	if err := w.app.Users.InScopeByUsername(w.ctx, orgIDs, flags, index, keys, collect(byIndex)); err != nil {
+		t.Fatal(err)
+	}
+	check("by username through the scope index", byIndex, len(ids))
 	if err := w.app.Users.InScopeByStableID(w.ctx, orgIDs, flags, uids, collect(byUID)); err != nil {
 		t.Fatal(err)
 	}
@@ -100,4 +110,66 @@ func trim(s string) string {
 		return s[:40] + "…"
 	}
 	return s
+}
+
+// Reading a page's users through a ScopeIndex finds them as they are now:
+// a user renamed after the index was read is found by its new username
+// only, one created since is found, one moved out of scope or deleted is
+// not, and no user comes twice.
+func TestScopeIndexIsOnlyAGuide(t *testing.T) {
+	w := newWorld(t)
+	ann, bob, cid := w.user("ann"), w.user("bob"), w.user("cid")
+	dan := w.ok(w.app.Users.Create(w.ctx, users.NewUser{Username: "dan", Password: "a-long-password", OrgID: w.org.ID})).ID
+	orgIDs := []int64{w.org.ID}
+	flags, err := w.app.Users.ReadScopeFlags(w.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, err := w.app.Users.ReadScopeIndex(w.ctx, orgIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(index.IDs) != 4 {
+		t.Fatalf("index ids %v, want the 4 users", index.IDs)
+	}
+	// After the index: ann becomes "bob2", bob takes the name "ann" (a swap
+	// through the index's keys), cid leaves the scope, dan is deleted, and
+	// eve arrives.
+	name := "Elsewhere"
+	other, err := w.app.Orgs.Create(w.ctx, orgs.Input{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`UPDATE users SET username = 'bob2', username_key = 'bob2' WHERE id = ?`, []any{ann}},
+		{`UPDATE users SET username = 'Ann', username_key = 'ann' WHERE id = ?`, []any{bob}},
+		{`UPDATE users SET org_id = ? WHERE id = ?`, []any{other.ID, cid}},
+		{`DELETE FROM users WHERE id = ?`, []any{dan}},
+	} {
+		if _, err := w.app.DB.ExecContext(w.ctx, q.sql, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+	eve := w.user("eve")
+	got := map[string]int64{}
+	n := 0
+	err = w.app.Users.InScopeByUsername(w.ctx, orgIDs, flags, index, []string{"ann", "bob", "bob2", "cid", "dan", "eve", "ann"}, func(u users.ScopeUser) {
+		got[u.Username] = u.ID
+		n++
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"Ann": bob, "bob2": ann, "eve": eve}
+	if n != len(want) || len(got) != len(want) {
+		t.Fatalf("got %v (%d calls), want %v", got, n, want)
+	}
+	for k, id := range want {
+		if got[k] != id {
+			t.Errorf("%s: got user %d, want %d", k, got[k], id)
+		}
+	}
 }
