@@ -3,6 +3,7 @@ package dirsync
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/authority-server/authority/internal/casefold"
@@ -171,6 +172,9 @@ func (e *engine) fetchPage(ctx context.Context, keys, uids []string) (pageUsers,
 	held := map[string]bool{}
 	err := e.s.users.InScopeByUsername(ctx, e.orgIDs, e.flags, e.scopeIndex.Load(), keys, func(su users.ScopeUser) {
 		pu.byName = append(pu.byName, su)
+		if len(pu.byName)%yieldEvery == 0 {
+			runtime.Gosched() // the search goes first (yieldEvery)
+		}
 		if su.LDAPUID != "" && su.LDAPServerID != 0 {
 			held[strings.ToLower(su.LDAPUID)] = true
 		}

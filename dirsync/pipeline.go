@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -14,6 +15,12 @@ import (
 	"github.com/authority-server/authority/ldapauth/script"
 	"github.com/authority-server/authority/users"
 )
+
+// yieldEvery is how many entries a stage works on before it lets other
+// goroutines run (runtime.Gosched): the search's, which decodes the
+// directory's answers as they arrive, is the run's critical path, and
+// without it waited for a stage's time slice to end.
+const yieldEvery = 32
 
 // pagesAhead is how many pages the search may fetch ahead of the processing
 // (memory holds at most this many pages plus the two being processed).
@@ -216,6 +223,9 @@ func (e *engine) scriptPage(ctx context.Context, srv ldapauth.Server, groups *ld
 			slab[i] = e.runner.Run(set, ent.DN, ent.Attrs)
 			sp.results[i] = &slab[i]
 		}
+		if i%yieldEvery == yieldEvery-1 {
+			runtime.Gosched()
+		}
 	}
 	*spent += time.Since(t0)
 	return sp
@@ -288,6 +298,9 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 	found := make([]match, 0, len(entries))
 	var dups outcome
 	for i, ent := range entries {
+		if i%yieldEvery == yieldEvery-1 {
+			runtime.Gosched()
+		}
 		if err := ctx.Err(); err != nil {
 			// Asked to stop: no more script calls for this page.
 			return err
