@@ -3,6 +3,7 @@ package dirsync
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	"github.com/jmoiron/sqlx"
 
@@ -307,6 +308,9 @@ func (e *engine) batch(ctx context.Context, first outcome, n int, set func(fx ef
 			}
 		}
 		for i := range n {
+			if i%yieldEvery == yieldEvery-1 {
+				runtime.Gosched() // the search goes first (yieldEvery)
+			}
 			var o outcome
 			var err error
 			if each {
