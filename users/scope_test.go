@@ -154,6 +154,14 @@ func TestScopeIndexIsOnlyAGuide(t *testing.T) {
 		}
 	}
 	eve := w.user("eve")
+	// A row without a username key (none is written without one) does not
+	// stop the index from being read.
+	if _, err := w.app.DB.ExecContext(w.ctx, `UPDATE users SET username_key = NULL WHERE id = ?`, cid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.app.Users.ReadScopeIndex(w.ctx, orgIDs); err != nil {
+		t.Fatalf("read the index with a NULL key: %v", err)
+	}
 	got := map[string]int64{}
 	n := 0
 	err = w.app.Users.InScopeByUsername(w.ctx, orgIDs, flags, index, []string{"ann", "bob", "bob2", "cid", "dan", "eve", "ann"}, func(u users.ScopeUser) {

@@ -53,7 +53,7 @@ func (s *Service) ReadScopeIndex(ctx context.Context, orgIDs []int64) (*ScopeInd
 	}
 	slices.Sort(x.IDs)
 	var keys sql.NullString
-	err := s.DB.GetContext(ctx, &keys, `SELECT group_concat(concat(id, ':', octet_length(username_key), ':', username_key), '')
+	err := s.DB.GetContext(ctx, &keys, `SELECT group_concat(concat(id, ':', coalesce(octet_length(username_key), 0), ':', username_key), '')
 		FROM users INDEXED BY users_username_key`)
 	if err != nil {
 		return nil, fmt.Errorf("users: the usernames: %w", err)
@@ -65,7 +65,9 @@ func (s *Service) ReadScopeIndex(ctx context.Context, orgIDs []int64) (*ScopeInd
 			return nil, fmt.Errorf("users: the usernames: %w", err)
 		}
 		rest = tail
-		x.byKey[key] = id
+		if key != "" { // a user without a key is read by the username index, which finds none
+			x.byKey[key] = id
+		}
 	}
 	return x, nil
 }
