@@ -3,7 +3,6 @@ package dirsync
 import (
 	"context"
 	"fmt"
-	"runtime"
 
 	"github.com/jmoiron/sqlx"
 
@@ -308,9 +307,7 @@ func (e *engine) batch(ctx context.Context, first outcome, n int, set func(fx ef
 			}
 		}
 		for i := range n {
-			if i%yieldEvery == yieldEvery-1 {
-				runtime.Gosched() // the search goes first (yieldEvery)
-			}
+			yield(i) // the search goes first
 			var o outcome
 			var err error
 			if each {

@@ -3,7 +3,6 @@ package dirsync
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 
 	"github.com/authority-server/authority/internal/casefold"
@@ -99,8 +98,9 @@ func (e *engine) takeCounts(wait bool) error {
 // readAhead reads, beside the search of a full run, what the run needs
 // only later: the ids of the users in scope, which tell the unfound at the
 // end (unfound), with every user's id by username key, through which the
-// pages from then on read their users by id (users.ScopeIndex), and, for a run with a role name script whose scope holds
-// at least half of the users, every user's roles at once
+// pages from then on read their users by id (users.ScopeIndex), and, for a
+// run with a role name script whose scope holds at least half of the
+// users, every user's roles at once
 // (users.RoleSnapshot; one ordered scan is cheaper than reading the roles
 // of each page's users, which pages do until it is there). Whether a
 // user's roles change is decided against what was read; the change itself
@@ -171,10 +171,8 @@ func (e *engine) fetchPage(ctx context.Context, keys, uids []string) (pageUsers,
 	pu.byName = make([]users.ScopeUser, 0, len(keys))
 	held := map[string]bool{}
 	err := e.s.users.InScopeByUsername(ctx, e.orgIDs, e.flags, e.scopeIndex.Load(), keys, func(su users.ScopeUser) {
+		yield(len(pu.byName)) // the search goes first
 		pu.byName = append(pu.byName, su)
-		if len(pu.byName)%yieldEvery == 0 {
-			runtime.Gosched() // the search goes first (yieldEvery)
-		}
 		if su.LDAPUID != "" && su.LDAPServerID != 0 {
 			held[strings.ToLower(su.LDAPUID)] = true
 		}

@@ -22,6 +22,14 @@ import (
 // without it waited for a stage's time slice to end.
 const yieldEvery = 32
 
+// yield lets other goroutines run after every yieldEvery-th item (i counts
+// from 0).
+func yield(i int) {
+	if i%yieldEvery == yieldEvery-1 {
+		runtime.Gosched()
+	}
+}
+
 // pagesAhead is how many pages the search may fetch ahead of the processing
 // (memory holds at most this many pages plus the two being processed).
 const pagesAhead = 2
@@ -223,9 +231,7 @@ func (e *engine) scriptPage(ctx context.Context, srv ldapauth.Server, groups *ld
 			slab[i] = e.runner.Run(set, ent.DN, ent.Attrs)
 			sp.results[i] = &slab[i]
 		}
-		if i%yieldEvery == yieldEvery-1 {
-			runtime.Gosched()
-		}
+		yield(i)
 	}
 	*spent += time.Since(t0)
 	return sp
@@ -298,9 +304,7 @@ func (e *engine) page(ctx context.Context, srv ldapauth.Server, sp *scriptedPage
 	found := make([]match, 0, len(entries))
 	var dups outcome
 	for i, ent := range entries {
-		if i%yieldEvery == yieldEvery-1 {
-			runtime.Gosched()
-		}
+		yield(i)
 		if err := ctx.Err(); err != nil {
 			// Asked to stop: no more script calls for this page.
 			return err

@@ -34,18 +34,19 @@ func TestPackedProfileRoundTrip(t *testing.T) {
 	}
 }
 
-// The role snapshot's rows are read by length, so a role may hold colons
-// and digits; a row cut short is an error, not a misread.
-func TestNextRoleRow(t *testing.T) {
-	id, role, rest, err := nextRoleRow("12:5:a:b:97:0:")
+// The role snapshot's and the scope index's rows are read by length, so a
+// role or a key may hold colons and digits; a row cut short is an error,
+// not a misread.
+func TestNextIDText(t *testing.T) {
+	id, role, rest, err := nextIDText("12:5:a:b:97:0:")
 	if err != nil || id != 12 || role != "a:b:9" || rest != "7:0:" {
 		t.Fatalf("got %d %q %q %v", id, role, rest, err)
 	}
-	if id, role, rest, err = nextRoleRow(rest); err != nil || id != 7 || role != "" || rest != "" {
+	if id, role, rest, err = nextIDText(rest); err != nil || id != 7 || role != "" || rest != "" {
 		t.Fatalf("got %d %q %q %v", id, role, rest, err)
 	}
 	for _, bad := range []string{"12:9:abc", "x:1:a", "12", "12:-1:", "12:a:"} {
-		if _, _, _, err := nextRoleRow(bad); err == nil {
+		if _, _, _, err := nextIDText(bad); err == nil {
 			t.Errorf("%q read", bad)
 		}
 	}

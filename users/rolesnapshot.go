@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -52,7 +51,7 @@ func (s *Service) ReadRoleSnapshot(ctx context.Context) (*RoleSnapshot, error) {
 	}
 	rest := joined.String
 	for rest != "" {
-		id, role, tail, err := nextRoleRow(rest)
+		id, role, tail, err := nextIDText(rest)
 		if err != nil {
 			return nil, fmt.Errorf("users: read every user's roles: %w", err)
 		}
@@ -78,18 +77,6 @@ func (s *Service) ReadRoleSnapshot(ctx context.Context) (*RoleSnapshot, error) {
 // roleRows is every row of user_roles, ordered by user and role, as one
 // text: each row "<user id>:<role's length in bytes>:<role>".
 const roleRows = `SELECT group_concat(concat(user_id, ':', octet_length(role), ':', role), '') FROM (SELECT user_id, role FROM user_roles ORDER BY user_id, role)`
-
-// nextRoleRow reads the first row of a roleRows text and returns what follows it.
-func nextRoleRow(s string) (id int64, role, rest string, err error) {
-	idText, s, ok1 := strings.Cut(s, ":")
-	lenText, s, ok2 := strings.Cut(s, ":")
-	id, err1 := strconv.ParseInt(idText, 10, 64)
-	n, err2 := strconv.Atoi(lenText)
-	if !ok1 || !ok2 || err1 != nil || err2 != nil || n < 0 || n > len(s) {
-		return 0, "", "", fmt.Errorf("a row is cut short: %.20q", idText+":"+lenText)
-	}
-	return id, s[:n], s[n:], nil
-}
 
 // Of returns user id's roles, sorted as RolesOf sorts them: an empty list
 // for a user with none (shared: do not modify it).

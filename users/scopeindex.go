@@ -72,8 +72,8 @@ func (s *Service) ReadScopeIndex(ctx context.Context, orgIDs []int64) (*ScopeInd
 	return x, nil
 }
 
-// nextIDText reads the first "<id>:<length in bytes>:<text>" of s and
-// returns what follows it.
+// nextIDText reads the first "<id>:<length in bytes>:<text>" of s (a row
+// of ReadScopeIndex's or of roleRows) and returns what follows it.
 func nextIDText(s string) (id int64, text, rest string, err error) {
 	idText, s, ok1 := strings.Cut(s, ":")
 	lenText, s, ok2 := strings.Cut(s, ":")
@@ -104,7 +104,7 @@ func (s *Service) inScopeByKnownKeys(ctx context.Context, orgIDs []int64, flags 
 		}
 	}
 	slices.Sort(ids)
-	err := inScopeBy(ctx, s, orgIDs, flags, `users u`, `u.id`, ids, ` ORDER BY u.id`, func(u ScopeUser) {
+	err := inScopeBy(ctx, s, orgIDs, flags, `users u`, `u.id`, ids, ``, func(u ScopeUser) {
 		if casefold.Key(u.Username) != asked[u.ID] {
 			return // renamed since the index was read: read by its key below
 		}
